@@ -1,0 +1,59 @@
+// command.hpp: writes client commands (RFC 5321 §4.1.1) with ESMTP parameters: SIZE= (RFC 1870), BODY= (RFC 6152,
+// RFC 3030), SMTPUTF8 (RFC 6531), RET= ENVID= NOTIFY= ORCPT= (RFC 3461). A parameter is written only when the
+// peer advertised its extension (RFC 5321 §4.1.1.3). Also xtext encoding (RFC 3461 §4).
+//
+// Pure functions appending to a caller-owned std::string; no I/O, no allocation beyond the output string.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "engine/smtp/capabilities.hpp"
+
+namespace sluice::smtp {
+
+enum class BodyType { Unspecified, SevenBit, EightBitMime, BinaryMime };
+enum class DsnRet { Unspecified, Full, Headers };
+
+// NOTIFY bits (RFC 3461 §4.1). Zero means "not given". Never is exclusive of the others.
+enum NotifyFlags : std::uint8_t {
+  NotifyNone = 0,
+  NotifyNever = 1,
+  NotifySuccess = 2,
+  NotifyFailure = 4,
+  NotifyDelay = 8,
+};
+
+struct MailParams {
+  std::uint64_t size = 0;  // message size in octets (CRLF included, no dot-stuffing); 0 = do not declare
+  BodyType body = BodyType::Unspecified;
+  bool smtpUtf8 = false;
+  DsnRet ret = DsnRet::Unspecified;
+  std::string envid;  // raw (decoded) ENVID; empty = none
+};
+
+struct RcptParams {
+  std::uint8_t notify = NotifyNone;
+  std::string orcptType = "rfc822";  // address type of ORCPT
+  std::string orcpt;                 // raw (decoded) original recipient; empty = none
+};
+
+// "MAIL FROM:<path> params\r\n". Parameters the peer did not advertise are dropped.
+void appendMail(std::string& out, std::string_view reversePath, const MailParams& p, const Capabilities& caps);
+// "RCPT TO:<path> params\r\n".
+void appendRcpt(std::string& out, std::string_view forwardPath, const RcptParams& p, const Capabilities& caps);
+// "BDAT n\r\n" or "BDAT n LAST\r\n" (RFC 3030 §2).
+void appendBdat(std::string& out, std::uint64_t octets, bool last);
+// "EHLO name\r\n", "HELO name\r\n" and the other fixed commands ("DATA", "RSET", "QUIT", "NOOP", "STARTTLS").
+void appendEhlo(std::string& out, std::string_view name);
+void appendHelo(std::string& out, std::string_view name);
+void appendSimple(std::string& out, std::string_view verb);
+
+// xtext (RFC 3461 §4): "+" and "=", controls, space and octets outside 33..126 as "+HH".
+void xtextEncode(std::string& out, std::string_view raw);
+// Decodes xtext; false when malformed (bad hex, lower-case hex, a raw "+" or "=" or a forbidden octet).
+bool xtextDecode(std::string_view xtext, std::string& out);
+
+}  // namespace sluice::smtp
