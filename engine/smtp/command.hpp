@@ -54,6 +54,14 @@ void appendSimple(std::string& out, std::string_view verb);
 // xtext (RFC 3461 §4): "+" and "=", controls, space and octets outside 33..126 as "+HH".
 void xtextEncode(std::string& out, std::string_view raw);
 // Decodes xtext; false when malformed (bad hex, lower-case hex, a raw "+" or "=" or a forbidden octet).
+// Appends to `out` like the other functions here; on failure `out` is left exactly as it was.
 bool xtextDecode(std::string_view xtext, std::string& out);
+
+// Paths: the caller passes the bare address ("a@b.example"), or "" for the null reverse-path; the angle brackets
+// are added here (an argument already wrapped in "<...>" is not wrapped twice). Control octets (0x00-0x1F, 0x7F)
+// are never written, so a hostile address cannot end the command line early and inject a second command; callers
+// should reject such addresses before this point with isWritablePath().
+// True when `path` has no control octet (it can be written unchanged inside "<...>").
+bool isWritablePath(std::string_view path);
 
 }  // namespace sluice::smtp

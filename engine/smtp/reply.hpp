@@ -48,6 +48,13 @@ bool parseEnhancedCode(std::string_view s, EnhancedCode& out, std::size_t& consu
 
 // Incremental reply parser: feed() bytes as they arrive, in any segmentation; next() yields complete replies in
 // order. Bytes after a complete reply stay buffered for the next one (pipelining).
+//
+// Line endings: a line ends at LF; one CR right before it is stripped. A bare LF is therefore accepted as a line end
+// (lenient on input), and a CR not followed by LF stays in the text as a byte. Text is never validated as UTF-8.
+// Syntax per line: three digits (first 1-9), then end of line (bare "ddd", final), "-" (more lines follow) or " ".
+// Anything else, a code differing from the first line's, a line longer than limits.maxLineLength (terminator
+// included) or more than limits.maxLines lines is an Error. Enhanced codes are read from the first line only;
+// for a reply whose first digit is not 2, 4 or 5 an enhanced code is dropped (RFC 3463 defines none there).
 class ReplyParser {
  public:
   enum class Status { NeedMore, Ready, Error };
@@ -62,11 +69,22 @@ class ReplyParser {
   void reset();                                       // forget buffered bytes and error (e.g. after STARTTLS)
 
  private:
+  // Records `why` as the error and enters the sticky Error state.
+  Status fail(std::string_view why);
+  // Adds one complete line (without its terminator) to cur_; returns false (after fail()) when it is malformed.
+  bool takeLine(std::string_view line, std::size_t wireBytes, bool& final);
+  // Drops consumed bytes from the front of buf_ when that is cheap relative to what remains.
+  void compact();
+
   ReplyLimits limits_;
   std::string buf_;
   std::size_t pos_ = 0;  // start of unconsumed bytes in buf_
   std::string error_;
   bool failed_ = false;
+  // Added for the incremental parse: each buffered byte is scanned once, lines move into cur_ as they complete.
+  std::size_t scan_ = 0;       // offset in buf_ up to which no LF was found (search resumes here)
+  Reply cur_;                  // lines of the reply being assembled
+  std::size_t curBytes_ = 0;   // wire bytes of the lines already in cur_
 };
 
 }  // namespace sluice::smtp
