@@ -1,0 +1,420 @@
+// client_transaction.cpp: the transaction part of the client session: the pipelining sender (MAIL, RCPT...,
+// DATA + dot-stuffed body, or BDAT chunks pointing into caller memory), deep pipelining across transactions up
+// to a window (RFC 2920, RFC 3030), reply matching in wire order, per-recipient outcomes (RFC 5321 §6.1,
+// §4.5.3.1.10) and RSET after failed transactions.
+#include <algorithm>
+#include <utility>
+
+#include "engine/smtp/client_session.hpp"
+#include "engine/smtp/client_transaction.hpp"
+
+namespace sluice::smtp {
+
+namespace {
+
+// Outcome of a reply for recipients it decides; `poisoned` turns failures temporary.
+Outcome outcomeOf(const Reply& r, bool poisoned) {
+  switch (r.klass()) {
+    case ReplyClass::Positive: return Outcome::Delivered;
+    case ReplyClass::Permanent: return poisoned ? Outcome::TemporaryFailure : Outcome::PermanentFailure;
+    default: return Outcome::TemporaryFailure;
+  }
+}
+
+// True for a RCPT reply that means "too many recipients": 452 or 552 (RFC 5321 §4.5.3.1.10), unless an
+// enhanced code names another cause (e.g. 452 4.2.2 mailbox full).
+bool tooManyRecipients(const Reply& r) {
+  if (r.code != 452 && r.code != 552) return false;
+  return !r.enhanced.present || (r.enhanced.subject == 5 && r.enhanced.detail == 3);
+}
+
+}  // namespace
+
+// Writes whatever the protocol allows now: continues the transaction being sent, RSET at a command boundary,
+// new transactions up to the window, QUIT when asked and nothing is left.
+void ClientSession::pump() {
+  if (state_ != ClientState::Ready) return;
+  const bool pipelining = caps_.pipelining && config_.usePipelining;
+  for (;;) {
+    if (state_ != ClientState::Ready) return;
+    if (sending_ != nullptr) {
+      Txn& t = *sending_;
+      if (t.stage == TxnStage::Done) {
+        sending_ = nullptr;
+        maybeCompleteTxn(t);
+        continue;
+      }
+      if (!advance(t)) return;
+      continue;
+    }
+    if (rsetWanted_) {
+      if (!pipelining && !pending_.empty()) return;
+      writeRset();
+      continue;
+    }
+    if (queued_.empty()) {
+      if (quitRequested_ && active_.empty() && pending_.empty()) sendQuit();
+      return;
+    }
+    if (!pipelining && !pending_.empty()) return;
+    if (active_.size() >= config_.maxInFlightTransactions) return;
+    startTxn();
+  }
+}
+
+// Starts a transaction over the next slice of the oldest queued message and writes its MAIL.
+void ClientSession::startTxn() {
+  MsgState& m = *queued_.front();
+  auto t = std::make_unique<Txn>();
+  t->id = nextTxnId_++;
+  t->msg = &m;
+  t->first = m.nextRcpt;
+  t->count = static_cast<std::uint32_t>(
+      std::min<std::size_t>(config_.maxRecipientsPerTransaction, m.count() - m.nextRcpt));
+  t->rcpt.assign(t->count, RcptState::Open);
+  t->remaining = m.bodySize;
+  m.nextRcpt += t->count;
+  ++m.txnsOpen;
+  if (m.nextRcpt == m.count()) {
+    started_.push_back(std::move(queued_.front()));
+    queued_.pop_front();
+  }
+  sending_ = t.get();
+  active_.push_back(std::move(t));
+  ++stats_.transactions;
+}
+
+// Writes the next commands / body of the transaction being sent. Returns false when it must wait (a reply, an
+// acknowledgement), true when the caller should look again.
+bool ClientSession::advance(Txn& t) {
+  const bool pipelining = caps_.pipelining && config_.usePipelining;
+  const bool chunking = caps_.chunking && config_.useChunking;
+  const OutboundMessage& msg = t.msg->msg;
+  switch (t.stage) {
+    case TxnStage::Mail:
+      appendMail(line(), msg.reversePath, msg.params, caps_);
+      writeFraming(line_);
+      pushPending(CmdKind::Mail, &t, 0);
+      t.stage = TxnStage::Rcpts;
+      return pipelining;
+    case TxnStage::Rcpts:
+      if (pipelining) {
+        for (; t.rcptSent < t.count; ++t.rcptSent) {
+          const OutboundRecipient& rc = msg.recipients[t.first + t.rcptSent];
+          appendRcpt(line(), rc.address, rc.params, caps_);
+          writeFraming(line_);
+          pushPending(CmdKind::Rcpt, &t, t.rcptSent);
+        }
+        t.stage = chunking ? TxnStage::Bdat : TxnStage::DataCmd;
+        return true;
+      }
+      if (!pending_.empty()) return false;
+      if (!t.ended && !t.stopRcpts && t.rcptSent < t.count) {
+        const OutboundRecipient& rc = msg.recipients[t.first + t.rcptSent];
+        appendRcpt(line(), rc.address, rc.params, caps_);
+        writeFraming(line_);
+        pushPending(CmdKind::Rcpt, &t, t.rcptSent);
+        ++t.rcptSent;
+        return false;
+      }
+      if (t.stopRcpts) {
+        // Never sent: deferred with the peer's "too many recipients" reply, for a new transaction.
+        for (std::uint32_t i = t.rcptSent; i < t.count; ++i) {
+          finishRecipient(t, i, Outcome::TemporaryFailure, t.stopReply, false, false, false);
+        }
+      }
+      if (t.ended || t.accepted == 0) {
+        t.ended = true;  // no DATA / BDAT without an accepted recipient; RSET follows
+        t.stage = TxnStage::Done;
+        return true;
+      }
+      t.stage = chunking ? TxnStage::Bdat : TxnStage::DataCmd;
+      return true;
+    case TxnStage::DataCmd:
+      appendSimple(line(), "DATA");
+      writeFraming(line_);
+      pushPending(CmdKind::Data, &t, 0);
+      t.stage = TxnStage::Wait354;
+      return false;
+    case TxnStage::Wait354:
+      return false;
+    case TxnStage::Body:
+      if (unackedDataBlocks_ >= config_.maxDataBlocksInFlight) return false;
+      writeDataBlock(t);
+      return true;
+    case TxnStage::LoneDot:
+      // RFC 2920 §3.1: 354 although no recipient was accepted: end the empty content and discard the reply.
+      writeFraming(".\r\n");
+      pushPending(CmdKind::DataEnd, &t, 0);
+      t.loneDot = true;
+      t.stage = TxnStage::Done;
+      return true;
+    case TxnStage::Bdat:
+      if (t.ended) {  // a BDAT was refused: no further chunk (RFC 3030 §2)
+        t.stage = TxnStage::Done;
+        return true;
+      }
+      if (!pipelining && !pending_.empty()) return false;
+      if (unackedBdat_ >= config_.maxUnackedBdatBytes) return false;
+      writeBdatChunk(t);
+      return pipelining;
+    case TxnStage::Done:
+      return true;
+  }
+  return false;
+}
+
+// Writes one dot-stuffed block of at most about dataBlockSize octets; after the last input also the terminator.
+void ClientSession::writeDataBlock(Txn& t) {
+  const std::vector<std::string_view>& body = t.msg->msg.body;
+  WriteBuf& w = openWrite();
+  std::size_t start = w.framing.size();
+  const std::size_t budget = config_.dataBlockSize;
+  while (t.span < body.size() && w.framing.size() - start < budget / 2) {
+    std::string_view s = body[t.span].substr(t.off);
+    std::size_t room = (budget - (w.framing.size() - start)) / 2;  // stuffing at most doubles the input
+    std::string_view piece = s.substr(0, std::max<std::size_t>(room, 1));
+    t.stuffer.feed(piece, w.framing);
+    t.off += piece.size();
+    if (t.off == body[t.span].size()) {
+      ++t.span;
+      t.off = 0;
+    }
+  }
+  bool last = t.span == body.size();
+  if (last) t.stuffer.finish(w.framing);
+  std::size_t len = w.framing.size() - start;
+  w.segs.push_back({nullptr, start, len});
+  w.bytes += len;
+  stats_.bodyOctets += len;
+  ++w.dataBlocks;
+  ++unackedDataBlocks_;
+  if (last) {
+    pushPending(CmdKind::DataEnd, &t, 0);
+    w.finals.push_back(t.id);
+    t.stage = TxnStage::Done;
+  }
+}
+
+// Writes "BDAT n [LAST]" and references to the next n body octets in caller memory.
+void ClientSession::writeBdatChunk(Txn& t) {
+  const std::vector<std::string_view>& body = t.msg->msg.body;
+  std::uint64_t n = std::min<std::uint64_t>(config_.bdatChunkSize, t.remaining);
+  bool last = n == t.remaining;
+  appendBdat(line(), n, last);
+  writeFraming(line_);
+  WriteBuf& w = writes_.back();
+  std::uint64_t left = n;
+  while (left > 0 && t.span < body.size()) {
+    std::string_view s = body[t.span].substr(t.off);
+    std::string_view piece = s.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(left, s.size())));
+    writeExternal(piece);
+    left -= piece.size();
+    t.off += piece.size();
+    if (t.off == body[t.span].size()) {
+      ++t.span;
+      t.off = 0;
+    }
+  }
+  t.remaining -= n;
+  w.bdatBytes += n;
+  unackedBdat_ += n;
+  stats_.bodyOctets += n;
+  if (n > 0 && (w.refs.empty() || w.refs.back() != t.msg)) {
+    w.refs.push_back(t.msg);
+    ++t.msg->writeRefs;
+  }
+  pushPending(last ? CmdKind::BdatLast : CmdKind::Bdat, &t, 0);
+  if (last) {
+    w.finals.push_back(t.id);
+    t.stage = TxnStage::Done;
+  }
+}
+
+// Writes RSET (allowed anywhere in a pipelined group, RFC 2920 §3.1) after a failed transaction.
+void ClientSession::writeRset() {
+  appendSimple(line(), "RSET");
+  writeFraming(line_);
+  pushPending(CmdKind::Rset, nullptr, 0);
+  lastRsetSeq_ = wireSeq_;
+  rsetWanted_ = false;
+}
+
+// Applies the reply to one transaction command.
+void ClientSession::onTxnReply(const Pending& p, const Reply& r) {
+  Txn& t = *p.txn;
+  --t.pendingCmds;
+  const ReplyClass k = r.klass();
+  switch (p.kind) {
+    case CmdKind::Mail:
+      if (k == ReplyClass::Positive) {
+        t.poisoned = false;  // the peer took a new MAIL, so its state was clean
+      } else if (!t.ended) {
+        finishOpenRecipients(t, r, false, false, false);  // every recipient shares the MAIL reply
+      }
+      break;
+    case CmdKind::Rcpt:
+      if (t.ended || t.rcpt[p.rcpt] != RcptState::Open) break;
+      if (k == ReplyClass::Positive) {
+        t.rcpt[p.rcpt] = RcptState::Accepted;
+        ++t.accepted;
+      } else if (k == ReplyClass::Invalid || k == ReplyClass::Intermediate) {
+        // RFC 5321 §4.2: a code outside 2..5 (or a 3xx here) ends the transaction; nothing is lost.
+        finishOpenRecipients(t, r, false, false, false);
+        for (std::uint32_t i = 0; i < t.count; ++i) {
+          if (t.rcpt[i] == RcptState::Accepted) {
+            finishRecipient(t, i, Outcome::TemporaryFailure, r, false, false, true);
+          }
+        }
+        t.ended = true;
+      } else if (r.code == 552 || k == ReplyClass::Transient) {
+        // 4xx, and 552 to RCPT (RFC 5321 §4.5.3.1.10): temporary for this recipient.
+        finishRecipient(t, p.rcpt, Outcome::TemporaryFailure, r, false, false, true);
+        if (tooManyRecipients(r) && !t.stopRcpts) {
+          t.stopRcpts = true;
+          t.stopReply = r;
+        }
+      } else {
+        finishRecipient(t, p.rcpt, outcomeOf(r, t.poisoned), r, false, false, true);
+      }
+      break;
+    case CmdKind::Data:
+      if (r.code == 354) {
+        t.stage = (!t.ended && t.accepted > 0) ? TxnStage::Body : TxnStage::LoneDot;
+      } else {
+        classifyAccepted(t, r);  // DATA refused: RSET follows (RFC 2920 §3.1)
+        t.stage = TxnStage::Done;
+      }
+      break;
+    case CmdKind::Bdat:
+      if (!t.ended && k != ReplyClass::Positive) classifyAccepted(t, r);  // stop sending; RSET follows
+      break;
+    case CmdKind::DataEnd:
+    case CmdKind::BdatLast:
+      if (t.ended || t.loneDot) break;
+      if (k == ReplyClass::Positive) t.succeeded = true;
+      classifyAccepted(t, r);
+      break;
+    case CmdKind::Rset:
+      break;
+  }
+  maybeCompleteTxn(t);
+}
+
+// Gives the recipients not yet final (only the accepted ones when onlyAccepted) the outcome of `r`; a 2xx here
+// never delivers (only an end-of-data 2xx does). Recipients whose RCPT was never written are "not attempted".
+void ClientSession::finishOpenRecipients(Txn& t, const Reply& r, bool synthesized, bool dup, bool onlyAccepted) {
+  for (std::uint32_t i = 0; i < t.count; ++i) {
+    if (t.rcpt[i] == RcptState::Final) continue;
+    if (onlyAccepted && t.rcpt[i] != RcptState::Accepted) continue;
+    Outcome o = synthesized ? Outcome::TemporaryFailure : outcomeOf(r, t.poisoned);
+    if (o == Outcome::Delivered) o = Outcome::TemporaryFailure;  // only an end-of-data 2xx delivers
+    finishRecipient(t, i, o, r, synthesized, dup, i < t.rcptSent);
+  }
+  t.ended = true;
+}
+
+// Decides the accepted recipients by an end-of-data / BDAT / DATA reply; recipients never answered are deferred.
+void ClientSession::classifyAccepted(Txn& t, const Reply& r) {
+  for (std::uint32_t i = 0; i < t.count; ++i) {
+    if (t.rcpt[i] == RcptState::Accepted) {
+      finishRecipient(t, i, outcomeOf(r, t.poisoned), r, false, false, true);
+    } else if (t.rcpt[i] == RcptState::Open) {
+      finishRecipient(t, i, Outcome::TemporaryFailure, r, false, false, true);
+    }
+  }
+  t.ended = true;
+}
+
+// Reports the result of one recipient (local index within the transaction).
+void ClientSession::finishRecipient(Txn& t, std::uint32_t local, Outcome o, const Reply& r, bool synthesized,
+                                    bool dup, bool attempted) {
+  if (t.rcpt[local] == RcptState::Final) return;
+  t.rcpt[local] = RcptState::Final;
+  ++t.msg->reported;
+  switch (o) {
+    case Outcome::Delivered:
+      ++stats_.recipientsDelivered;
+      t.msg->anyDelivered = true;
+      break;
+    case Outcome::PermanentFailure: ++stats_.recipientsPermanent; break;
+    case Outcome::TemporaryFailure: ++stats_.recipientsTemporary; break;
+  }
+  emit(RecipientResult{t.msg->msg.handle, t.first + local, o, r, synthesized, dup, attempted});
+}
+
+// Completes the transaction once nothing more will be written for it and every written command has its reply.
+void ClientSession::maybeCompleteTxn(Txn& t) {
+  if (t.pendingCmds == 0 && t.stage == TxnStage::Done && sending_ != &t) completeTxn(t);
+}
+
+// Retires a finished transaction: RSET after a failure, poisoning transactions written behind it.
+void ClientSession::completeTxn(Txn& t) {
+  if (!t.ended) {
+    Reply r;
+    r.code = 451;
+    r.enhanced = EnhancedCode{4, 4, 2, true};
+    r.lines.push_back("4.4.2 transaction ended without a reply");
+    finishOpenRecipients(t, r, true, false, false);
+  }
+  if (!t.succeeded && lastRsetSeq_ < t.lastCmdSeq) {
+    rsetWanted_ = true;
+    for (auto& other : active_) {
+      if (other.get() != &t) other->poisoned = true;  // written after t and before its RSET
+    }
+  }
+  MsgState& m = *t.msg;
+  --m.txnsOpen;
+  active_.erase(std::find_if(active_.begin(), active_.end(), [&](const auto& p) { return p.get() == &t; }));
+  maybeFinishMessage(m);
+}
+
+// Emits MessageDone once every recipient has a result and no write references the body.
+void ClientSession::maybeFinishMessage(MsgState& m) {
+  if (m.done || m.reported != m.count() || m.txnsOpen != 0 || m.nextRcpt != m.count() || m.writeRefs != 0) return;
+  m.done = true;
+  ++stats_.messagesCompleted;
+  if (m.anyDelivered) ++stats_.messagesSent;
+  emit(MessageDone{m.msg.handle});
+  auto it = std::find_if(started_.begin(), started_.end(), [&](const auto& p) { return p.get() == &m; });
+  if (it != started_.end()) started_.erase(it);
+}
+
+// Defers everything in flight and everything queued (the connection is ending). `lost`: no reply will come, so
+// a transaction whose end of data was handed out may have been delivered (RFC 5321 §6.1: possible duplicate).
+void ClientSession::abandonEverything(const Reply& r, bool synthesized, bool lost) {
+  std::deque<std::unique_ptr<Txn>> active = std::move(active_);
+  active_.clear();
+  pending_.clear();
+  sending_ = nullptr;
+  rsetWanted_ = false;
+  for (auto& t : active) {
+    bool dup = lost && t->finalHandedOut && !t->ended;
+    for (std::uint32_t i = 0; i < t->count; ++i) {
+      if (t->rcpt[i] != RcptState::Final) {
+        finishRecipient(*t, i, Outcome::TemporaryFailure, r, synthesized, dup, i < t->rcptSent);
+      }
+    }
+    --t->msg->txnsOpen;
+  }
+  Reply na;
+  na.code = 451;
+  na.enhanced = EnhancedCode{4, 4, 2, true};
+  na.lines.push_back("4.4.2 not attempted: " + (r.lines.empty() ? std::string() : r.lines.front()));
+  while (!queued_.empty()) {
+    MsgState& m = *queued_.front();
+    for (std::uint32_t i = m.nextRcpt; i < m.count(); ++i) {
+      ++m.reported;
+      ++stats_.recipientsTemporary;
+      emit(RecipientResult{m.msg.handle, i, Outcome::TemporaryFailure, na, true, false, false});
+    }
+    m.nextRcpt = m.count();
+    started_.push_back(std::move(queued_.front()));
+    queued_.pop_front();
+  }
+  std::vector<MsgState*> all;
+  for (auto& m : started_) all.push_back(m.get());
+  for (MsgState* m : all) maybeFinishMessage(*m);
+}
+
+}  // namespace sluice::smtp
