@@ -16,7 +16,7 @@ namespace {
 
 constexpr std::uint32_t kJournalRecordMagic = 0x524A5153u;  // "SQJR"
 constexpr char kJournalMagic[8] = {'S', 'L', 'Q', 'J', 'R', 'N', '0', '1'};
-constexpr std::uint64_t kJournalChunk = 4u << 20;  // preallocation step
+constexpr std::uint64_t kJournalChunk = 1u << 20;  // preallocation step
 
 // Reads an integer of type T at p.
 template <typename T>
@@ -116,6 +116,7 @@ Result<JournalReplay> replayJournal(const std::string& path, const std::function
       }
       fn(rec);
       off += static_cast<std::size_t>(n);
+      r.validEnd = off;
       continue;
     }
     // Bad record: skip it if a good record follows, else it is the torn tail.
@@ -152,12 +153,6 @@ Result<std::shared_ptr<Journal>> Journal::create(IoOps& io, const std::string& d
   store<std::uint64_t>(head + 16, seq);
   store<std::uint64_t>(head + 24, nextId);
   store<std::uint32_t>(head + 8, crc32c(0, head + 12, kJournalHeaderSize - 12));
-  if (io.fallocate(fd, 0, static_cast<off_t>(kJournalChunk)) != 0) {
-    Status s = Status::fromErrno(errno, "preallocate journal " + path);
-    io.unlink(path.c_str());
-    return s;
-  }
-  j->allocated_ = kJournalChunk;
   struct iovec iov {head, sizeof head};
   Status s = writeFullyAt(io, fd, &iov, 1, 0, "journal " + path);
   if (s && io.fdatasync(fd) != 0) s = Status::fromErrno(errno, "sync journal " + path);
@@ -171,9 +166,15 @@ Result<std::shared_ptr<Journal>> Journal::create(IoOps& io, const std::string& d
 
 Status Journal::append(std::string_view encoded) {
   if (end_ + encoded.size() > allocated_) {
+    // Preallocate a chunk ahead so most syncs need no metadata update; on a nearly full disk settle for exactly
+    // what this write needs (a checkpoint at start-up must still fit when a full disk stopped the last run).
     std::uint64_t want = ((end_ + encoded.size()) / kJournalChunk + 1) * kJournalChunk;
-    if (io_.fallocate(fd_.get(), static_cast<off_t>(allocated_), static_cast<off_t>(want - allocated_)) != 0)
-      return Status::fromErrno(errno, "preallocate journal " + path_);
+    if (io_.fallocate(fd_.get(), static_cast<off_t>(allocated_), static_cast<off_t>(want - allocated_)) != 0) {
+      want = end_ + encoded.size();
+      if (errno != ENOSPC ||
+          io_.fallocate(fd_.get(), static_cast<off_t>(allocated_), static_cast<off_t>(want - allocated_)) != 0)
+        return Status::fromErrno(errno, "preallocate journal " + path_);
+    }
     allocated_ = want;
   }
   struct iovec iov {const_cast<char*>(encoded.data()), encoded.size()};

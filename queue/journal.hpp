@@ -59,6 +59,7 @@ struct JournalReplay {
   std::size_t corrupt = 0;   // bad records skipped (a good record followed)
   bool tornTail = false;     // the file ends in a bad record
   MessageId maxId = 0;       // largest message id named by any record
+  std::uint64_t validEnd = kJournalHeaderSize;  // offset just past the last good record
 };
 
 // Reads a journal file and calls fn for each good record after the header, in order.

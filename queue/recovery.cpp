@@ -180,6 +180,13 @@ Status Spool::recoverJournal(std::vector<std::uint64_t> seqs) {
     counters_.corruptRecordsSkipped += jr.corrupt;
     counters_.tornTailsTruncated += jr.tornTail ? 1 : 0;
     nextId_ = std::max({nextId_, jr.maxId + 1, jr.nextIdAtCheckpoint, jr.nextIdAtCreate});
+    // Give back the journal's preallocated tail first, so the checkpoint that follows fits even on a disk that
+    // filled up during the last run.
+    int fd = io_.open(path.c_str(), O_RDWR, 0);
+    if (fd >= 0) {
+      Fd guard(fd);
+      if (io_.ftruncate(fd, static_cast<off_t>(jr.validEnd)) != 0) log("journal " + path + ": could not trim tail");
+    }
     return Status();
   }
   if (!seqs.empty()) log("no complete journal found; starting with no recorded outcomes");

@@ -30,6 +30,11 @@ Spool::~Spool() {
     closed_ = true;
   }
   if (committer_) committer_->stop();
+  // Trim the active segment so a clean shutdown leaves no preallocated tail behind.
+  std::lock_guard<std::mutex> lk(mu_);
+  if (active_ && !active_->sealed() && health_.state != Health::Failed) {
+    if (Status st = active_->seal(); !st) log(st.message());
+  }
 }
 
 void Spool::log(std::string_view line) const {

@@ -89,6 +89,23 @@ inline Result<MessageId> appendSync(Spool& s, OwnedMessage& m) {
   return r.value();
 }
 
+// Appends makeMessage(base..base+n-1) without waiting for each, then waits for all; returns the ids, or an empty
+// vector if any append or its sync failed.
+inline std::vector<MessageId> appendAll(Spool& s, int n, int base = 0, std::size_t nrcpt = 1, std::size_t bodyLen = 300) {
+  std::vector<MessageId> ids;
+  auto failures = std::make_shared<std::atomic<int>>(0);
+  for (int i = 0; i < n; ++i) {
+    auto m = makeMessage(static_cast<std::uint64_t>(base + i), nrcpt, bodyLen);
+    auto r = s.append(m.in(), [failures](MessageId, const Status& st) {
+      if (!st) ++*failures;
+    });
+    if (!r) return {};
+    ids.push_back(r.value());
+  }
+  if (!s.flush() || *failures != 0) return {};
+  return ids;
+}
+
 // Options for a test spool in dir with small segments and a short commit delay.
 inline SpoolOptions testOptions(const std::string& dir, std::uint64_t segBytes = 256 * 1024) {
   SpoolOptions o;
