@@ -123,6 +123,27 @@ TEST_CASE("RFC 5321 §4.2.1 / §3.1: well-formed replies parse identically under
   }
 }
 
+TEST_CASE("RFC 5321 §3.1 / edge case 1: a multi-line greeting byte at a time is Ready only at its very last byte") {
+  const std::string greeting = "220-mx.example.com ESMTP\r\n220-policy text\r\n220 ready\r\n";
+  ReplyParser p;
+  Reply r;
+  for (std::size_t i = 0; i < greeting.size(); ++i) {
+    CAPTURE(i);
+    p.feed(std::string_view(greeting).substr(i, 1));
+    const ReplyParser::Status st = p.next(r);
+    if (i + 1 < greeting.size()) {
+      REQUIRE(st == ReplyParser::Status::NeedMore);
+      CHECK(p.buffered() == i + 1);
+    } else {
+      REQUIRE(st == ReplyParser::Status::Ready);
+    }
+  }
+  CHECK(r.code == 220);
+  CHECK(r.lines == std::vector<std::string>{"mx.example.com ESMTP", "policy text", "ready"});
+  CHECK(p.buffered() == 0);
+  CHECK(p.next(r) == ReplyParser::Status::NeedMore);
+}
+
 TEST_CASE("RFC 5321 §4.5.3.1.5: reply lines over 512 octets are accepted up to ReplyLimits::maxLineLength") {
   const std::string text600(600, 'x');
   checkAllSegmentations("250 " + text600 + "\r\n", {{250, "", {text600}}}, ReplyParser::Status::NeedMore, 0);
@@ -255,7 +276,7 @@ TEST_CASE("RFC 5321 §4.2: buffered() counts bytes not yet returned, including a
   CHECK(p.buffered() == 8);
 }
 
-TEST_CASE("RFC 5321 §4.2: a long pipelined stream fed in small pieces keeps order and compacts its buffer") {
+TEST_CASE("RFC 5321 §4.2: a long pipelined stream fed in 5-byte pieces yields every reply in order") {
   std::string stream;
   for (int i = 0; i < 5000; ++i) stream += (i % 2 ? "250 2.1.5 Ok\r\n" : "250-x\r\n250 2.1.0 y\r\n");
   ReplyParser p;
