@@ -123,6 +123,7 @@ class Dnsmasq {
 
   bool running() const { return pid_ > 0; }
   std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
   // "127.0.0.1:port", for ResolverConfig::nameservers.
   std::string nameserver() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string error() const { return error_; }
