@@ -414,12 +414,12 @@ void ServerSession::applyDecision(Pending kind, const Verdict& v) {
         answer(235, "2.7.0", "Authentication successful");
       } else {
         authUser_.clear();
+        if (config_.limits.maxErrors != 0 && stats_.errors + 1 >= config_.limits.maxErrors) {
+          error(535, "5.7.8", "Authentication credentials invalid");  // becomes the 421
+          return;
+        }
         ++stats_.errors;
         answer(535, "5.7.8", "Authentication credentials invalid");
-        if (config_.limits.maxErrors != 0 && stats_.errors >= config_.limits.maxErrors) {
-          reply(421, "4.7.0", "Too many errors");
-          close();
-        }
       }
       return;
   }
