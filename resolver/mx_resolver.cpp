@@ -33,7 +33,10 @@ MxResolver::MxResolver(uv_loop_t* loop, ValidatedConfig config, std::unique_ptr<
 }
 
 // Drops the DNS source first (its pending callbacks are discarded), then everything else; no callback runs.
-MxResolver::~MxResolver() { source_.reset(); }
+MxResolver::~MxResolver() {
+  *alive_ = false;
+  source_.reset();
+}
 
 // Cache clock: injected for tests, else the loop's cached time.
 std::uint64_t MxResolver::now() const { return now_ ? now_() : uv_now(loop_); }
@@ -156,15 +159,17 @@ void MxResolver::scheduleFlush() {
 }
 
 // Runs the callbacks of the ready results (skipping cancelled ones), shuffling equal preferences per delivery.
+// A callback may destroy the resolver: the remaining callbacks of the batch are then dropped.
 void MxResolver::flush() {
   flushScheduled_ = false;
-  std::vector<std::pair<LookupId, ResultPtr>> batch;
-  batch.swap(ready_);
-  for (auto& [id, result] : batch) {
-    auto it = waiters_.find(id);
+  flushing_.swap(ready_);
+  const std::shared_ptr<bool> alive = alive_;
+  for (auto& entry : flushing_) {
+    auto it = waiters_.find(entry.first);
     if (it == waiters_.end()) continue;  // cancelled
     Callback cb = std::move(it->second);
     waiters_.erase(it);
+    const ResultPtr result = std::move(entry.second);  // owned here: survives the resolver dying in cb
     if (result->ok() && hasEqualPreferences(result->hosts)) {
       MxResult copy = *result;
       shuffleEqualPreferences(copy.hosts, rng_);
@@ -172,7 +177,9 @@ void MxResolver::flush() {
     } else {
       cb(*result);
     }
+    if (!*alive) return;  // destroyed from inside the callback: touch nothing
   }
+  flushing_.clear();
 }
 
 // Forgets the callback; the lookup itself continues and still fills the cache.

@@ -84,8 +84,10 @@ class MxResolver final : public Resolver {
   std::unordered_map<std::string, ResultPtr> literalRoutes_;  // routes to [ip]:port, computed once
   TtlCache<ResultPtr> domainCache_;
   TtlCache<HostOutcome> hostCache_;
-  std::vector<std::pair<LookupId, ResultPtr>> ready_;  // results waiting for the next loop turn
+  std::vector<std::pair<LookupId, ResultPtr>> ready_;     // results waiting for the next loop turn
+  std::vector<std::pair<LookupId, ResultPtr>> flushing_;  // the batch flush() is delivering (capacity reused)
   bool flushScheduled_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed (seen by flush())
   DeferQueue defer_;
   std::unique_ptr<DnsSource> source_;  // last: destroyed first, so no DNS callback reaches a half-dead resolver
 };

@@ -8,9 +8,10 @@
 //  - The callback always runs on a later loop turn, never from inside resolveMx(), even for cache hits and
 //    static routes. The MxResult reference is valid only during the callback: copy what you keep.
 //  - cancel(id) before the callback ran guarantees it will not run.
-//  - Destroying the resolver with lookups in flight drops their callbacks: they are NOT called. Destroy it only
-//    outside its own callbacks. Its libuv handles close asynchronously: run the loop once more afterwards
-//    (as for any libuv handle) before uv_loop_close().
+//  - Destroying the resolver with lookups in flight drops their callbacks: they are NOT called. It may be
+//    destroyed from inside one of its callbacks (the other callbacks of that turn are then dropped too). Its
+//    libuv handles close asynchronously: run the loop once more afterwards (as for any libuv handle) before
+//    uv_loop_close().
 // Errors are values: nothing here throws on the lookup path.
 #pragma once
 

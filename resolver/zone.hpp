@@ -10,7 +10,7 @@
 //   alias.test CNAME example.test
 //   bad.test NXDOMAIN                      the name does not exist, even if other lines mention it
 //   slow.test SERVFAIL                     every query for the name fails temporarily
-//   hang.test TIMEOUT                      every query for the name times out
+//   hang.test TIMEOUT                      every query for the name reports a timeout (at once, no wait)
 // Names not in the zone are NXDOMAIN; a name present without records of the asked type is NODATA.
 // Pure: no I/O. Parse errors are returned with the line number.
 #pragma once

@@ -354,3 +354,18 @@ TEST_CASE("zone_resolver_reports_bad_zone_and_bad_config") {
   cfg.tries = 99;
   CHECK(makeZoneResolver(loop.get(), "", cfg).error == "tries must be 1..10");
 }
+
+TEST_CASE("destroying_the_resolver_from_inside_its_callback_drops_the_rest") {
+  TestLoop loop;
+  auto r = make(loop.get());
+  int called = 0;
+  for (int i = 0; i < 3; ++i) {
+    r->resolveMx("mx.test", [&](const MxResult& res) {
+      ++called;
+      r.reset();
+      CHECK(res.hosts.size() == 3);  // the result stays valid for the whole callback
+    });
+  }
+  uv_run(loop.get(), UV_RUN_DEFAULT);
+  CHECK(called == 1);
+}
