@@ -50,7 +50,7 @@ void encodeJournalRecord(const JournalRecord& r, std::string& out) {
   store<std::uint64_t>(p + 16, r.id);
   store<std::int64_t>(p + 24, r.nextAttemptMs);
   store<std::uint16_t>(p + 32, static_cast<std::uint16_t>(reply.size()));
-  std::memcpy(p + kJournalRecordHeader, reply.data(), reply.size());
+  if (!reply.empty()) std::memcpy(p + kJournalRecordHeader, reply.data(), reply.size());
   store<std::uint32_t>(p + 4, crc32c(0, p + 8, len - 8));
 }
 
