@@ -284,6 +284,8 @@ void ClientSession::submit(OutboundMessage message) {
 void ClientSession::quit() {
   quitRequested_ = true;
   if (state_ == ClientState::Initial) {
+    // Never connected: hand queued messages back untouched.
+    abandonEverything(synthesize("session ended before connecting"), true, false);
     closeNow(true);
   } else {
     pump();

@@ -192,17 +192,25 @@ class ClientSession {
   void quit();                          // QUIT once every submitted message is finished
 
   // ---- outputs
+  // The oldest write not yet handed out; its slices stay valid until onWritten() acknowledges it.
   std::optional<WriteRequest> takeWrite();
+  // The oldest event not yet handed out.
   std::optional<ClientEvent> nextEvent();
+  // The timer the caller should have armed now (see Deadline).
   Deadline deadline() const { return deadline_; }
 
   // ---- inspection
+  // The connection state.
   ClientState state() const { return state_; }
+  // What the peer advertised in its last EHLO (empty, esmtp=false, after HELO).
   const Capabilities& capabilities() const { return caps_; }
+  // Counters for the pool.
   const ClientStats& stats() const { return stats_; }
+  // True once onTlsEstablished() was called.
   bool tlsActive() const { return tlsActive_; }
   // Ready with nothing queued or in flight: the pool may park the connection or submit more.
   bool idle() const;
+  // Messages submitted whose recipients are not all in a started transaction yet.
   std::size_t queuedMessages() const { return queued_.size(); }
 
  private:

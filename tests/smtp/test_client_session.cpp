@@ -459,3 +459,30 @@ TEST_CASE("state labels for logs") {
   CHECK(stateLabel(ClientState::TlsHandshake) == "tls-handshake");
   CHECK(stateLabel(ClientState::Closed) == "closed");
 }
+
+TEST_CASE("quit() before the connection is up hands queued messages back, never attempted") {
+  Driver d(baseConfig(), true);
+  d.session.submit(makeMessage(4, 1, {kBody}));
+  d.session.quit();
+  d.drain();
+  CHECK(d.wire.empty());
+  CHECK(d.events == std::vector<std::string>{"R m=4 i=0 T 451 4.4.2 synth na", "done m=4", "closed graceful"});
+}
+
+TEST_CASE("TLS handshake failure after STARTTLS 220: unusable, queued mail deferred (RFC 3207 §4.1)") {
+  ClientConfig c = baseConfig();
+  c.tls = TlsPolicy::Opportunistic;
+  Driver d(c, true);
+  d.session.submit(makeMessage(5, 1, {kBody}));
+  d.session.onConnected();
+  d.session.onBytes(kGreeting);
+  d.session.onBytes(kEhloFull);
+  d.session.onBytes("220 go\r\n");
+  d.drain();
+  CHECK(d.session.deadline().after == c.timeouts.tlsHandshake);
+  d.session.onTlsFailed("certificate verify failed");
+  d.drain();
+  CHECK(d.wire == kEhlo + "STARTTLS\r\n");
+  CHECK(d.events == std::vector<std::string>{"starttls", "R m=5 i=0 T 451 4.4.2 synth na", "done m=5", "unusable 0",
+                                              "closed abort"});
+}
