@@ -6,6 +6,10 @@
 #include <cstdio>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace sluice::smtp {
 namespace {
 
@@ -14,6 +18,23 @@ constexpr std::string_view kTooBig = "Message size exceeds fixed maximum message
 // True when the reply code belongs to the class a verdict kind needs (2xx for accept, 4xx/5xx for reject).
 bool codeFits(int code, bool accept) {
   return accept ? (code >= 200 && code < 300) : (code >= 400 && code < 600);
+}
+
+// Index of the first CR or LF in p[0..n), or n. Scans 16 bytes at a time where SSE2 is available.
+std::size_t findLineBreak(const char* p, std::size_t n) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i lf = _mm_set1_epi8('\n');
+  for (; i + 16 <= n; i += 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#endif
+  for (; i < n; ++i)
+    if (p[i] == '\r' || p[i] == '\n') return i;
+  return n;
 }
 
 }  // namespace
@@ -201,7 +222,7 @@ std::size_t ServerSession::scanData(const char* p, std::size_t n) {
     switch (dataState_) {
       case DataState::Text: {
         std::size_t start = i;
-        while (i < n && p[i] != '\r' && p[i] != '\n') ++i;
+        i += findLineBreak(p + i, n - i);
         lineLen_ += i - start;
         if (lineLen_ > maxLine) longLine_ = true;
         if (i == n) break;
