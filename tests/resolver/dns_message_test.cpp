@@ -200,3 +200,26 @@ TEST_CASE("buildQuery writes header, labels and type") {
   CHECK_FALSE(buildQuery("a..b", QType::A, 1, junk));
   CHECK_FALSE(buildQuery("", QType::A, 1, junk));
 }
+
+TEST_CASE("random and mutated replies never crash the parser") {
+  ReplyBuilder r("mx.test", QType::MX, 0, 2, 1);
+  r.mx("mx.test", 60, 10, "mx1.test", true);
+  r.mx("mx.test", 60, 20, "mx2.test", false);
+  r.soa("test", 60, 30);
+  std::uint64_t s = 12345;
+  auto next = [&s] {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<std::uint32_t>(s >> 33);
+  };
+  int ok = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<std::uint8_t> m = r.b;
+    for (int k = 0, n = 1 + static_cast<int>(next() % 4); k < n; ++k) m[next() % m.size()] = static_cast<std::uint8_t>(next());
+    DnsAnswer a = parseReply(m.data(), m.size(), "mx.test", QType::MX);
+    if (a.status == DnsStatus::Ok) {
+      ++ok;
+      CHECK_FALSE(a.mx.empty());
+    }
+  }
+  CHECK(ok > 0);  // some mutations keep the reply valid
+}

@@ -69,7 +69,9 @@ inline std::uint16_t freePort() {
 // A bound UDP socket nobody reads: queries sent there are never answered. Tests can count what arrived.
 class BlackHole {
  public:
+  // Binds the socket to a fresh loopback port.
   BlackHole() : fd_(bindLoopback(SOCK_DGRAM, 0)) {}
+  // Closes the socket.
   ~BlackHole() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -117,15 +119,20 @@ class Dnsmasq {
   explicit Dnsmasq(const std::vector<std::string>& args, int localTtl = 60) {
     for (int attempt = 0; attempt < 5 && pid_ <= 0; ++attempt) start(args, localTtl);
   }
+  // Stops the server (also when the test failed).
   ~Dnsmasq() { stop(); }
   Dnsmasq(const Dnsmasq&) = delete;
   Dnsmasq& operator=(const Dnsmasq&) = delete;
 
+  // Whether the server started and answered.
   bool running() const { return pid_ > 0; }
+  // Its UDP/TCP port on 127.0.0.1.
   std::uint16_t port() const { return port_; }
+  // Its process id (for CPU accounting in the benchmark).
   pid_t pid() const { return pid_; }
   // "127.0.0.1:port", for ResolverConfig::nameservers.
   std::string nameserver() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Why it did not start.
   std::string error() const { return error_; }
 
  private:

@@ -234,6 +234,22 @@ TEST_CASE("dnsmasq: destroying the resolver with a query in flight calls nothing
   CHECK(called == 0);
 }
 
+TEST_CASE("dnsmasq: an IPv6 nameserver given as [::1]:port works") {
+  if (integrationDisabled()) return;
+  BlackHole dead;
+  auto args = records(dead.port());
+  args.push_back("--listen-address=::1");
+  Dnsmasq dns(args);
+  REQUIRE_MESSAGE(dns.running(), dns.error());
+  TestLoop loop;
+  ResolverConfig cfg;
+  cfg.nameservers = {"[::1]:" + std::to_string(dns.port())};
+  auto r = make(loop.get(), cfg);
+  MxResult res = resolveOne(*r, loop.get(), "mx.test");
+  REQUIRE_MESSAGE(res.ok(), res.detail);
+  CHECK(res.hosts.size() == 3);
+}
+
 }  // TEST_SUITE("integration")
 
 TEST_CASE("queries go only to the configured nameserver, never a system resolver") {

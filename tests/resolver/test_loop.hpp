@@ -16,11 +16,14 @@ namespace sluice::resolver::test {
 // A private loop; the destructor runs it until every handle is closed, then checks it closes.
 struct TestLoop {
   uv_loop_t loop{};
+  // Initialises the loop.
   TestLoop() { uv_loop_init(&loop); }
+  // Lets pending closes finish, then closes the loop and checks nothing was left open.
   ~TestLoop() {
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
   }
+  // The raw loop.
   uv_loop_t* get() { return &loop; }
 };
 
