@@ -143,6 +143,25 @@ std::uint64_t AresSource::queriesSent(QType type) const {
   return type == QType::MX ? mx_ : type == QType::A ? a_ : type == QType::AAAA ? aaaa_ : 0;
 }
 
+// Reads the server list back from the channel.
+std::vector<std::string> AresSource::channelServers() const {
+  std::vector<std::string> out;
+  ares_addr_port_node* list = nullptr;
+  if (ares_get_servers_ports(channel_, &list) != ARES_SUCCESS) return out;
+  for (const ares_addr_port_node* n = list; n != nullptr; n = n->next) {
+    Endpoint ep;
+    IpAddress ip;
+    ip.family = n->family == AF_INET ? Family::V4 : Family::V6;
+    std::memcpy(ip.bytes.data(), &n->addr, n->family == AF_INET ? 4 : 16);
+    ep.ip = ip;
+    ep.host = ip.toString();
+    ep.port = static_cast<std::uint16_t>(n->udp_port);
+    out.push_back(ep.toString());
+  }
+  ares_free_data(list);
+  return out;
+}
+
 // Parses the raw reply when there is one (it carries TTLs and SOA), else maps the status.
 void AresSource::onAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
   std::unique_ptr<Query> q(static_cast<Query*>(arg));

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -34,6 +35,9 @@ class AresSource final : public DnsSource {
 
   // Queries handed to c-ares so far for one type.
   std::uint64_t queriesSent(QType type) const override;
+
+  // The servers the c-ares channel will actually use, as "ip:port" / "[ip]:port" (to prove nothing else is).
+  std::vector<std::string> channelServers() const;
 
   struct Poll;   // one uv_poll per c-ares socket
   struct Timer;  // the timeout timer

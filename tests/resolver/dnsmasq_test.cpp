@@ -2,6 +2,7 @@
 // test on a loopback port: MX order and shuffle, CNAME, null MX, implicit MX, NXDOMAIN, timeouts, MX hosts
 // without addresses, coalescing, TTL and negative caching, and proof that queries go only where configured.
 #include "dnsmasq_fixture.hpp"
+#include "resolver/ares_source.hpp"
 #include "resolver/resolver.hpp"
 #include "test_loop.hpp"
 
@@ -266,4 +267,17 @@ TEST_CASE("queries go only to the configured nameserver, never a system resolver
   CHECK(hole.drain() == 2);  // both tries reached the configured server
   ResolverConfig none;
   CHECK(makeDnsResolver(loop.get(), none).error == "at least one nameserver is required");
+}
+
+TEST_CASE("the c-ares channel holds exactly the configured servers, nothing from the system") {
+  TestLoop loop;
+  std::string err;
+  std::vector<Endpoint> servers(2);
+  REQUIRE(parseEndpoint("127.0.0.1:5353", 53, servers[0]) == "");
+  REQUIRE(parseEndpoint("[::1]:5300", 53, servers[1]) == "");
+  auto src = AresSource::create(loop.get(), servers, 200, 1, err);
+  REQUIRE_MESSAGE(src != nullptr, err);
+  CHECK(src->channelServers() == std::vector<std::string>{"127.0.0.1:5353", "[::1]:5300"});
+  CHECK(AresSource::create(loop.get(), {}, 200, 1, err) == nullptr);
+  CHECK(err == "no nameservers configured");
 }
