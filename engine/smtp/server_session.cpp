@@ -83,7 +83,12 @@ void ServerSession::feed(std::string_view bytes) {
     std::size_t take = bytes.size();
     if (mode_ == Mode::Command || mode_ == Mode::AuthResponse) {
       const void* lf = std::memchr(bytes.data(), '\n', bytes.size());
-      if (lf) take = static_cast<std::size_t>(static_cast<const char*>(lf) - bytes.data()) + 1;
+      if (lf) {
+        take = static_cast<std::size_t>(static_cast<const char*>(lf) - bytes.data()) + 1;
+      } else if (in_.size() + bytes.size() < lineLimit()) {
+        in_.append(bytes);  // still a partial line: no rescan (keeps byte-at-a-time input linear)
+        return;
+      }
     }
     in_.append(bytes.data(), take);
     bytes.remove_prefix(take);
@@ -173,8 +178,7 @@ std::size_t ServerSession::process(const char* p, std::size_t n) {
 
 // Takes one complete line (command or AUTH response) and executes it; 0 when the line is not complete yet.
 std::size_t ServerSession::takeLine(const char* p, std::size_t n) {
-  const std::size_t limit =
-      mode_ == Mode::AuthResponse ? config_.limits.maxAuthLine : config_.limits.maxCommandLine;
+  const std::size_t limit = lineLimit();
   const void* lf = std::memchr(p, '\n', n);
   if (!lf) {
     if (n < limit) return 0;
@@ -209,6 +213,11 @@ std::size_t ServerSession::takeLine(const char* p, std::size_t n) {
     dispatch(line);
   }
   return len;
+}
+
+// The longest line the current mode accepts, CRLF included.
+std::size_t ServerSession::lineLimit() const {
+  return mode_ == Mode::AuthResponse ? config_.limits.maxAuthLine : config_.limits.maxCommandLine;
 }
 
 // Scans DATA content: ends only at CRLF.CRLF (RFC 5321 §4.1.1.4), removes stuffing dots (§4.5.2), applies the
@@ -517,6 +526,7 @@ void ServerSession::error(int code, std::string_view status, std::string_view te
 void ServerSession::resetTransaction(bool notifyOwner) {
   if (mailActive_ && notifyOwner) handler_.onTransactionAbort();
   mailActive_ = false;
+  rcptTried_ = false;
   bdatSeen_ = false;
   txUtf8_ = false;
   txBody_ = BodyType::Unspecified;

@@ -189,6 +189,7 @@ class ServerSession {
 
   std::size_t process(const char* p, std::size_t n);
   std::size_t takeLine(const char* p, std::size_t n);
+  std::size_t lineLimit() const;
   std::size_t scanData(const char* p, std::size_t n);
   std::size_t readChunk(const char* p, std::size_t n);
   void dispatch(std::string_view line);
@@ -238,6 +239,7 @@ class ServerSession {
 
   // Transaction state.
   bool mailActive_ = false;
+  bool rcptTried_ = false;  // a RCPT command came in this transaction (accepted or not)
   bool bdatSeen_ = false;
   bool txUtf8_ = false;
   BodyType txBody_ = BodyType::Unspecified;

@@ -164,6 +164,7 @@ void ServerSession::cmdRcpt(std::string_view args) {
     error(503, "5.5.1", "RCPT after BDAT");
     return;
   }
+  rcptTried_ = true;
   if (!startsWithNoCase(args, "TO:")) {
     error(501, "5.5.2", "Syntax: RCPT TO:<address>");
     return;
@@ -211,7 +212,11 @@ void ServerSession::cmdData(std::string_view args) {
     error(503, "5.5.1", "BODY=BINARYMIME requires BDAT");
     return;
   }
-  if (rcpts_ == 0) {
+  if (!rcptTried_) {
+    error(503, "5.5.1", "Need RCPT command");
+    return;
+  }
+  if (rcpts_ == 0) {  // RFC 5321 §3.3: every RCPT was rejected
     reply(554, "5.5.1", "No valid recipients");
     return;
   }
@@ -257,6 +262,8 @@ void ServerSession::cmdBdat(std::string_view args) {
     rejectChunk(501, "5.5.4", "Syntax: BDAT size [LAST]", true);
   } else if (!mailActive_) {
     rejectChunk(503, "5.5.1", "Need MAIL command", true);
+  } else if (!rcptTried_) {
+    rejectChunk(503, "5.5.1", "Need RCPT command", true);
   } else if (rcpts_ == 0) {
     rejectChunk(554, "5.5.1", "No valid recipients", false);
   } else if (max != 0 && (size > max || txOctets_ > max - size)) {

@@ -206,3 +206,11 @@ TEST_CASE("enhanced status codes appear only after EHLO advertised them (RFC 203
   CHECK(r.out.find("ENHANCEDSTATUSCODES") == std::string::npos);
   CHECK(r.out.ends_with("\r\n503 Need MAIL command\r\n"));
 }
+
+TEST_CASE("DATA with no RCPT is 503, with only rejected recipients 554 (RFC 5321 §3.3, §4.1.1.4; spec 11.5)") {
+  Run r = runAllSplits(testConfig(), "EHLO c\r\nMAIL FROM:<a@example.com>\r\nDATA\r\nRCPT TO:<unknown@example.com>\r\n"
+                                     "DATA\r\nRSET\r\n");
+  CHECK(r.out == kGreeting + kEhloReply +
+                     "250 2.1.0 Sender OK\r\n503 5.5.1 Need RCPT command\r\n550 5.1.1 No such user\r\n"
+                     "554 5.5.1 No valid recipients\r\n250 2.0.0 Ok\r\n");
+}

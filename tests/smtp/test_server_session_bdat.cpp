@@ -60,6 +60,12 @@ TEST_CASE("a rejected BDAT chunk is consumed and never executed (RFC 3030 §2; s
     CHECK_FALSE(r.closed);
     CHECK(r.messages.empty());
   }
+  SUBCASE("no RCPT command yet") {
+    Run r = runAllSplits(testConfig(), "EHLO c\r\nMAIL FROM:<a@example.com>\r\nBDAT 6 LAST\r\nQUIT\r\nDATA\r\n");
+    CHECK(r.out == kGreeting + kEhloReply +
+                       "250 2.1.0 Sender OK\r\n503 5.5.1 Need RCPT command\r\n503 5.5.1 Need RCPT command\r\n");
+    CHECK_FALSE(r.closed);
+  }
   SUBCASE("malformed arguments after a readable size") {
     Run r = runAllSplits(testConfig(), kEhloMailRcpt + "BDAT 12 SOON\r\nRSET\r\nQUIT\r\nNOOP\r\n");
     CHECK(r.out == kGreeting + kEhloReply + kOk2 + "501 5.5.4 Syntax: BDAT size [LAST]\r\n250 2.0.0 Ok\r\n");

@@ -307,3 +307,11 @@ TEST_CASE("owner replies of the wrong class are replaced by the session's defaul
   s.feed("HELO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n");
   CHECK(s.output() == kGreeting + "250 mx.test\r\n550 Sender rejected\r\n503 Need MAIL command\r\n");
 }
+
+TEST_CASE("an AUTH response over maxAuthLine is answered once with 500 5.5.2 and ends the exchange (RFC 4954 §4)") {
+  ServerConfig cfg = testConfig();
+  cfg.limits.maxAuthLine = 100;
+  Run r = runAllSplits(cfg, "EHLO c\r\nAUTH PLAIN\r\n" + std::string(300, 'A') + "\r\nAUTH PLAIN " + kPlainGood + "\r\n",
+                       true);
+  CHECK(r.out == kGreeting + kEhloTlsReply + "334 \r\n500 5.5.2 Line too long\r\n235 2.7.0 Authentication successful\r\n");
+}
