@@ -80,6 +80,8 @@ class DueQueue {
   void pop() { heap_.pop(); }
   // Items held (stale ones included).
   std::size_t size() const { return heap_.size(); }
+  // Drops every item (and the memory they held).
+  void clear() { heap_ = decltype(heap_)(); }
 
  private:
   std::priority_queue<Item, std::vector<Item>, std::greater<Item>> heap_;

@@ -1,6 +1,7 @@
 // maintenance.cpp: keeping disk use tracking live data. Reclaim deletes a segment whose messages are all final;
 // compaction copies the few survivors of a sparse segment forward into the active segment, syncs them, then
-// deletes the old file; checkpoints rewrite the journal as a snapshot so replay at start-up stays short.
+// deletes the old file; checkpoints rewrite the journal as a snapshot so replay at start-up stays short; the due
+// heap is rebuilt when stale items (left by deferrals) outnumber live messages.
 // Order of durability: an outcome is synced before a segment it finishes is deleted; a copy is synced before its
 // original is deleted; a new journal is synced (with its directory) before older journals are deleted.
 #include <algorithm>
@@ -150,6 +151,13 @@ Status Spool::maintain() {
     if (Status st = dropSegmentLocked(seg); !st && result) result = st;
   for (const auto& seg : sparse)
     if (Status st = compactLocked(seg); !st && result) result = st;
+  // Deferrals leave stale heap items behind until their time comes; rebuild when they dominate.
+  if (due_.size() > 2 * counters_.liveMessages + 1024) {
+    due_.clear();
+    table_.forEach([&](IndexEntry& e) {
+      if (e.flags == 0) due_.push(e.nextAttemptMs, e.id);
+    });
+  }
   if (journal_->size() >= opts_.checkpointJournalBytes)
     if (Status st = checkpointLocked(); !st && result) result = st;
   return result;

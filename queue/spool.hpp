@@ -79,11 +79,17 @@ struct SpoolStats {
 // lives, even if compaction moves the message or reclaim deletes the segment meanwhile.
 class MessageView {
  public:
+  // The message id.
   MessageId id() const { return rec_.id; }
+  // Arrival time (unix ms) as given to append().
   std::int64_t arrivalMs() const { return rec_.arrivalMs; }
+  // The engine's flags byte as given to append().
   std::uint8_t flags() const { return rec_.flags; }
+  // The reverse-path (may be empty), a view into the mapping.
   std::string_view reversePath() const { return reversePath_; }
+  // The opaque MAIL parameters string, a view into the mapping.
   std::string_view mailParams() const { return mailParams_; }
+  // Number of recipients.
   std::size_t recipientCount() const { return rec_.rcptCount; }
   // Recipient i (address and RCPT parameters), read from the mapping; i < recipientCount().
   RecipientView recipient(std::size_t i) const;
@@ -93,7 +99,9 @@ class MessageView {
   std::string_view body() const { return rec_.body; }
   // The whole record as stored (header + envelope + body).
   std::string_view rawRecord() const;
+  // Delivery attempts recorded so far (the largest attempt count journaled).
   std::uint16_t attempts() const { return attempts_; }
+  // When the message is next due (unix ms); the arrival time until a deferral is recorded.
   std::int64_t nextAttemptMs() const { return nextAttemptMs_; }
 
  private:
@@ -135,7 +143,9 @@ class Spool {
   // Housekeeping the owner runs periodically: deletes segments whose messages are all final, compacts sparse
   // segments, and checkpoints the journal when it has grown.
   Status maintain();
+  // A snapshot of the counters.
   SpoolStats stats() const;
+  // Current health and the error that caused it.
   HealthReport health() const;
 
  private:

@@ -111,6 +111,23 @@ TEST_CASE("takeDue hands out due messages once and deferral reschedules them") {
   CHECK(v.value().nextAttemptMs() == now + 60'000);
 }
 
+TEST_CASE("maintain rebuilds the due heap once deferrals have left it mostly stale") {
+  TempDir d;
+  auto s = Spool::open(testOptions(d.path));
+  REQUIRE(s.isOk());
+  Spool& sp = *s.value();
+  auto ids = appendAll(sp, 10);
+  REQUIRE(ids.size() == 10);
+  for (int k = 0; k < 300; ++k)
+    for (MessageId id : ids) REQUIRE(sp.recordOutcome(id, 0, Outcome::Deferred, 5000 + k, 1, "451").isOk());
+  std::uint64_t before = sp.stats().indexMemoryBytes;
+  REQUIRE(sp.maintain().isOk());
+  CHECK(sp.stats().indexMemoryBytes + 3000 * sizeof(DueQueue::Item) / 2 < before);
+  std::vector<MessageId> due;
+  CHECK(sp.takeDue(5298, 100, due) == 0);
+  CHECK(sp.takeDue(5299, 100, due) == 10);
+}
+
 TEST_CASE("many producers share group commits and every append is reported durable") {
   TempDir d;
   auto o = testOptions(d.path, 1 << 20);
