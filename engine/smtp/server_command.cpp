@@ -151,6 +151,7 @@ int b64Value(unsigned char c) {
 
 }  // namespace
 
+// Case-insensitive prefix test (ASCII).
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (std::size_t i = 0; i < prefix.size(); ++i)
@@ -158,8 +159,10 @@ bool startsWithNoCase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
+// Case-insensitive equality (ASCII).
 bool equalsNoCase(std::string_view a, std::string_view b) { return a.size() == b.size() && startsWithNoCase(a, b); }
 
+// Identifies the verb with a four-character switch; STARTTLS is the one longer verb.
 Verb parseVerb(std::string_view line, std::string_view& args) {
   std::size_t sp = line.find(' ');
   std::string_view verb = line.substr(0, sp);
@@ -186,6 +189,7 @@ Verb parseVerb(std::string_view line, std::string_view& args) {
   }
 }
 
+// Parses and validates "<path>", dropping a source route and checking the length limits.
 PathError parsePath(std::string_view s, bool allowNull, bool allowPostmaster, const PathLimits& limits,
                     ParsedPath& out, std::string_view& rest) {
   out = ParsedPath{};
@@ -242,6 +246,7 @@ PathError parsePath(std::string_view s, bool allowNull, bool allowPostmaster, co
   return PathError::None;
 }
 
+// Parses MAIL parameters, allowing only those of offered extensions.
 ParamError parseMailParams(std::string_view s, const Offered& offered, MailParams& p, std::string& auth,
                            bool& authGiven) {
   std::string_view key, value;
@@ -303,6 +308,7 @@ ParamError parseMailParams(std::string_view s, const Offered& offered, MailParam
   return ParamError::None;
 }
 
+// Parses RCPT parameters (DSN only).
 ParamError parseRcptParams(std::string_view s, const Offered& offered, RcptParams& p) {
   std::string_view key, value;
   bool hasValue = false;
@@ -348,6 +354,7 @@ ParamError parseRcptParams(std::string_view s, const Offered& offered, RcptParam
   return ParamError::None;
 }
 
+// Parses the chunk size and the optional LAST.
 BdatArgs parseBdatArgs(std::string_view args, std::uint64_t& size, bool& last) {
   last = false;
   std::size_t sp = args.find(' ');
@@ -361,6 +368,7 @@ BdatArgs parseBdatArgs(std::string_view args, std::uint64_t& size, bool& last) {
   return BdatArgs::BadSyntax;
 }
 
+// Checks an ETRN argument: "@domain", "#queue" or a domain.
 bool validEtrnNode(std::string_view args) {
   if (!args.empty() && (args.front() == '@' || args.front() == '#')) {
     bool queueName = args.front() == '#';
@@ -376,6 +384,7 @@ bool validEtrnNode(std::string_view args) {
   return args.size() <= 255 && validDomain(args, ignored);
 }
 
+// Decodes padded base64, refusing anything malformed.
 bool base64Decode(std::string_view in, std::string& out) {
   out.clear();
   if (in.size() % 4 != 0) return false;

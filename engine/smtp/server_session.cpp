@@ -39,33 +39,40 @@ std::size_t findLineBreak(const char* p, std::size_t n) {
 
 }  // namespace
 
+// Binds the session to its shared configuration and owner.
 ServerSession::ServerSession(const ServerConfig& config, ServerHandler& handler)
     : config_(config), handler_(handler) {
   out_.reserve(1024);
 }
 
+// Writes the 220 greeting.
 void ServerSession::greet() {
   std::string text = config_.hostname;
   text += " ESMTP ready";
   reply(220, {}, text);
 }
 
+// Writes a 554 greeting; from now on only QUIT is accepted.
 void ServerSession::refuse(std::string_view text) {
   refused_ = true;
   reply(554, {}, text);
 }
 
+// Marks the connection as already encrypted (implicit TLS).
 void ServerSession::setTlsActive() { tls_ = true; }
 
+// Whether the caller should keep reading from the peer.
 bool ServerSession::wantsInput() const {
   return !closed_ && mode_ != Mode::AwaitTls && in_.size() < config_.limits.maxPendingInput;
 }
 
+// The idle timeout the caller arms now (0: none).
 std::uint32_t ServerSession::timeoutMs() const {
   if (closed_ || pending_ != Pending::None) return 0;
   return config_.limits.idleTimeoutMs;
 }
 
+// Consumes received bytes, processing in place and keeping only an incomplete line (or all, while pending).
 void ServerSession::feed(std::string_view bytes) {
   if (closed_ || bytes.empty() || mode_ == Mode::AwaitTls) return;  // plaintext after STARTTLS is discarded
   const std::size_t hardCap = 2 * config_.limits.maxPendingInput + config_.limits.maxAuthLine;
@@ -108,6 +115,7 @@ void ServerSession::feed(std::string_view bytes) {
   if (used < bytes.size()) in_.append(bytes.substr(used));
 }
 
+// Applies a deferred owner decision, then processes the input buffered meanwhile.
 void ServerSession::resolve(const Verdict& verdict) {
   if (pending_ == Pending::None || closed_ || verdict.kind == Verdict::Kind::Pending) return;
   Pending kind = pending_;
@@ -122,6 +130,7 @@ void ServerSession::resolve(const Verdict& verdict) {
   in_.erase(0, used);
 }
 
+// Returns to the pre-EHLO state once the TLS handshake is done (RFC 3207 §4.2).
 void ServerSession::tlsStarted() {
   if (mode_ != Mode::AwaitTls) return;
   tls_ = true;
@@ -135,6 +144,7 @@ void ServerSession::tlsStarted() {
   in_.clear();
 }
 
+// Answers 421 4.4.2 and closes when the idle timer fires.
 void ServerSession::onTimeout() {
   if (closed_) return;
   std::string text = config_.hostname;
