@@ -40,12 +40,15 @@ class BenchDns {
     static BenchDns instance;
     return instance;
   }
+  // Stops the server and removes its files.
   ~BenchDns() {
     dns_.reset();
     std::remove(conf_.c_str());
     ::rmdir(dir_.c_str());
   }
+  // The running server.
   const Dnsmasq& dns() const { return *dns_; }
+  // Whether it started.
   bool ok() const { return dns_ && dns_->running(); }
 
  private:
@@ -92,12 +95,14 @@ double processCpuSeconds(pid_t pid) {
 struct Rig {
   uv_loop_t loop{};
   std::unique_ptr<Resolver> resolver;
+  // A fresh loop and a resolver using the benchmark server with `extra` settings.
   explicit Rig(const ResolverConfig& extra) {
     uv_loop_init(&loop);
     ResolverConfig cfg = extra;
     cfg.nameservers = {BenchDns::get().dns().nameserver()};
     resolver = makeDnsResolver(&loop, cfg).resolver;
   }
+  // Destroys the resolver, lets its handles close, closes the loop.
   ~Rig() {
     resolver.reset();
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -46,6 +46,7 @@ class AresSource final : public DnsSource {
  private:
   explicit AresSource(uv_loop_t* loop);
 
+  // c-ares and libuv callbacks, and the timer update (see ares_source.cpp).
   static void onSockState(void* data, ares_socket_t fd, int readable, int writable);
   static void onAnswer(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
   static void onPoll(uv_poll_t* handle, int status, int events);

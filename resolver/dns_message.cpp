@@ -20,6 +20,7 @@ struct Rr {
 // Bounds-checked reader over the reply buffer.
 class Reader {
  public:
+  // Wraps a buffer of n bytes.
   Reader(const std::uint8_t* d, std::size_t n) : d_(d), n_(n) {}
 
   // Reads a big-endian 16-bit value at pos, advancing it.
@@ -85,6 +86,7 @@ class Reader {
     return true;
   }
 
+  // The start of the buffer.
   const std::uint8_t* data() const { return d_; }
 
  private:

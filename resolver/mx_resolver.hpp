@@ -22,11 +22,13 @@ namespace sluice::resolver {
 
 class MxResolver final : public Resolver {
  public:
+  // Takes ownership of the source; `now` may be empty (loop time). Validated configuration only.
   MxResolver(uv_loop_t* loop, ValidatedConfig config, std::unique_ptr<DnsSource> source, NowFn now);
   ~MxResolver() override;
   MxResolver(const MxResolver&) = delete;
   MxResolver& operator=(const MxResolver&) = delete;
 
+  // Resolver interface (see resolver.hpp).
   LookupId resolveMx(std::string_view domain, Callback cb) override;
   bool cancel(LookupId id) override;
   void clearCache() override;

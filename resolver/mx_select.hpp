@@ -21,7 +21,9 @@ namespace sluice::resolver {
 class ShuffleRng {
  public:
   using result_type = std::uint64_t;
+  // Seeds the generator.
   explicit ShuffleRng(std::uint64_t seed) : state_(seed) {}
+  // Smallest and largest values produced.
   static constexpr result_type min() { return 0; }
   static constexpr result_type max() { return std::numeric_limits<result_type>::max(); }
   // Returns the next 64 random bits.

@@ -59,6 +59,7 @@ class Resolver {
   // Forgets every cached answer (lookups in flight continue).
   virtual void clearCache() = 0;
 
+  // Counters so far (queries actually sent, cache hits, coalesced lookups, ...).
   virtual ResolverStats stats() const = 0;
 };
 

@@ -54,6 +54,7 @@ struct MxResult {
   std::string enhancedCode;      // failures: "5.1.2", "5.1.10", "4.4.3", ...
   std::string detail;            // human-readable, for the delivery log and DSNs
 
+  // True for an Ok result (hosts to try).
   bool ok() const { return status == MxStatus::Ok; }
 };
 

@@ -12,6 +12,7 @@ namespace sluice::resolver {
 
 class ZoneSource final : public DnsSource {
  public:
+  // Answers from `zone`, delivering on `loop`.
   ZoneSource(uv_loop_t* loop, Zone zone) : zone_(std::move(zone)), defer_(loop) {}
 
   // Looks the name up now and delivers the answer on the next loop turn.
