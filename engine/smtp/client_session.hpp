@@ -270,7 +270,7 @@ class ClientSession {
   void finishRecipient(Txn& t, std::uint32_t local, Outcome o, const Reply& r, bool synthesized, bool dup,
                        bool attempted);
   void finishOpenRecipients(Txn& t, const Reply& r, bool synthesized, bool dup, bool onlyAccepted);
-  void classifyAccepted(Txn& t, const Reply& r);
+  void classifyAccepted(Txn& t, const Reply& r, bool final);
   void maybeCompleteTxn(Txn& t);
   void completeTxn(Txn& t);
   void maybeFinishMessage(MsgState& m);

@@ -282,18 +282,19 @@ void ClientSession::onTxnReply(const Pending& p, const Reply& r) {
       if (r.code == 354) {
         t.stage = (!t.ended && t.accepted > 0) ? TxnStage::Body : TxnStage::LoneDot;
       } else {
-        classifyAccepted(t, r);  // DATA refused: RSET follows (RFC 2920 §3.1)
+        // DATA refused: RSET follows (RFC 2920 §3.1). A 2xx instead of 354 delivers nothing: no content went out.
+        classifyAccepted(t, r, false);
         t.stage = TxnStage::Done;
       }
       break;
     case CmdKind::Bdat:
-      if (!t.ended && k != ReplyClass::Positive) classifyAccepted(t, r);  // stop sending; RSET follows
+      if (!t.ended && k != ReplyClass::Positive) classifyAccepted(t, r, false);  // stop sending; RSET follows
       break;
     case CmdKind::DataEnd:
     case CmdKind::BdatLast:
       if (t.ended || t.loneDot) break;
       if (k == ReplyClass::Positive) t.succeeded = true;
-      classifyAccepted(t, r);
+      classifyAccepted(t, r, true);
       break;
     case CmdKind::Rset:
       break;
@@ -314,11 +315,14 @@ void ClientSession::finishOpenRecipients(Txn& t, const Reply& r, bool synthesize
   t.ended = true;
 }
 
-// Decides the accepted recipients by an end-of-data / BDAT / DATA reply; recipients never answered are deferred.
-void ClientSession::classifyAccepted(Txn& t, const Reply& r) {
+// Decides the accepted recipients by an end-of-data / BDAT / DATA reply (only `final` replies can deliver);
+// recipients never answered are deferred.
+void ClientSession::classifyAccepted(Txn& t, const Reply& r, bool final) {
   for (std::uint32_t i = 0; i < t.count; ++i) {
     if (t.rcpt[i] == RcptState::Accepted) {
-      finishRecipient(t, i, outcomeOf(r, t.poisoned), r, false, false, true);
+      Outcome o = outcomeOf(r, t.poisoned);
+      if (o == Outcome::Delivered && !final) o = Outcome::TemporaryFailure;
+      finishRecipient(t, i, o, r, false, false, true);
     } else if (t.rcpt[i] == RcptState::Open) {
       finishRecipient(t, i, Outcome::TemporaryFailure, r, false, false, true);
     }

@@ -6,7 +6,8 @@
 // slice handed out lies inside the caller's body; nothing is written before the greeting; the session always ends
 // Closed once the peer closes.
 //
-// Input: byte 0 = config flags, then a stream of operations (op byte, then its argument bytes).
+// Input: byte 0 = config flags, then a stream of operations: op % 8 = 0..2 feed 1 + op / 8 raw bytes that follow,
+// 3 a canned reply, 4 a write completion, 5 timeout or TLS up, 6 submit another message, 7 quit or TLS failure.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -29,6 +30,14 @@ void require(bool ok, const char* what) {
 }
 
 constexpr std::size_t kMessages = 4;
+
+// Replies a real server sends, picked by op byte 3 (mod 8).
+constexpr const char* kCanned[] = {
+    "220 mx.example ESMTP\r\n", "250-mx.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 STARTTLS\r\n",
+    "250 ok\r\n", "354 go\r\n", "550 5.1.1 no\r\n", "450 4.2.0 later\r\n", "452 4.5.3 too many\r\n",
+    "552 5.3.4 too big\r\n", "503 5.5.1 bad sequence\r\n", "421 4.3.2 bye\r\n", "221 bye\r\n",
+    "220 2.0.0 go TLS\r\n", "500 what\r\n", "600 odd\r\n", "250-mx.example\r\n250 PIPELINING\r\n",
+    "554 5.7.1 no service\r\n", "454 4.7.0 no TLS\r\n", "250\r\n"};
 
 struct Harness {
   ClientSession session;
@@ -144,12 +153,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     switch (op % 8) {
       case 0:
       case 1:
-      case 2:
-      case 3: {  // feed up to 64 bytes
-        std::size_t n = std::min<std::size_t>(size - i, 1 + op / 4);
+      case 2: {  // raw server bytes, 1..32 of them
+        std::size_t n = std::min<std::size_t>(size - i, 1 + op / 8);
         if (n > 0) h.anyReply = true;
         h.session.onBytes(std::string_view(reinterpret_cast<const char*>(data + i), n));
         i += n;
+        break;
+      }
+      case 3: {  // a canned reply, to reach deep states quickly
+        h.anyReply = true;
+        h.session.onBytes(kCanned[(op / 8) % (sizeof(kCanned) / sizeof(kCanned[0]))]);
         break;
       }
       case 4:

@@ -118,6 +118,15 @@ TEST_CASE("DATA rejected -> RSET; accepted recipients take the DATA reply's clas
              C("RSET\r\n"), S("250 ok\r\n")});
     checkTranscript(sc, {"R m=1 i=1 P 550 5.1.1", "R m=1 i=0 T 451 4.3.0", "done m=1"});
   }
+  SUBCASE("a 2xx instead of 354 delivers nothing: no content was sent") {
+    Script sc;
+    sc.config = baseConfig();
+    sc.messages.push_back(makeMessage(1, 1, {kBody}));
+    sc.steps = open(kEhloPipe);
+    add(sc, {C(group(0, 1) + "DATA\r\n"), S("250 ok\r\n250 ok\r\n250 2.0.0 sure\r\n"), C("RSET\r\n"),
+             S("250 ok\r\n")});
+    checkTranscript(sc, {"R m=1 i=0 T 250 2.0.0", "done m=1"});
+  }
   SUBCASE("without pipelining no DATA is sent when no recipient was accepted") {
     Script sc;
     sc.config = baseConfig();
