@@ -20,6 +20,29 @@ bool codeFits(int code, bool accept) {
   return accept ? (code >= 200 && code < 300) : (code >= 400 && code < 600);
 }
 
+// The owner's enhanced status code when it is well formed (class.subject.detail, 1-3 digits each) and its class
+// matches the reply code; otherwise X.0.0 for the code's class (RFC 3463 §2: never trust a mismatch).
+std::string_view checkedStatus(int code, std::string_view status) {
+  static constexpr std::string_view kGeneric[] = {"2.0.0", "4.0.0", "5.0.0"};
+  const int cls = code / 100;
+  if (status.empty() || (cls != 2 && cls != 4 && cls != 5)) return {};
+  std::string_view fallback = kGeneric[cls == 2 ? 0 : cls == 4 ? 1 : 2];
+  if (status.size() < 5 || status[0] != static_cast<char>('0' + cls) || status[1] != '.') return fallback;
+  int part = 1, digits = 0;
+  for (std::size_t i = 2; i < status.size(); ++i) {
+    char c = status[i];
+    if (c >= '0' && c <= '9') {
+      if (++digits > 3) return fallback;
+    } else if (c == '.' && digits > 0 && part == 1) {
+      part = 2;
+      digits = 0;
+    } else {
+      return fallback;
+    }
+  }
+  return part == 2 && digits > 0 ? status : fallback;
+}
+
 // Index of the first CR or LF in p[0..n), or n. Scans 16 bytes at a time where SSE2 is available.
 std::size_t findLineBreak(const char* p, std::size_t n) {
   std::size_t i = 0;
@@ -401,7 +424,15 @@ void ServerSession::applyDecision(Pending kind, const Verdict& v) {
   // Writes the owner's reply when it fits the verdict, else the default.
   auto answer = [&](int defCode, std::string_view defStatus, std::string_view defText) {
     if (v.code != 0 && codeFits(v.code, ok)) {
-      reply(v.code, v.status, v.text.empty() ? defText : v.text);
+      std::string_view text = v.text.empty() ? defText : v.text;
+      std::string clean;
+      if (text.find_first_of("\r\n") != std::string_view::npos) {  // one reply line, whatever the owner wrote
+        clean.assign(text);
+        for (char& c : clean)
+          if (c == '\r' || c == '\n') c = ' ';
+        text = clean;
+      }
+      reply(v.code, checkedStatus(v.code, v.status), text);
     } else {
       reply(defCode, defStatus, defText);
     }

@@ -315,3 +315,44 @@ TEST_CASE("an AUTH response over maxAuthLine is answered once with 500 5.5.2 and
                        true);
   CHECK(r.out == kGreeting + kEhloTlsReply + "334 \r\n500 5.5.2 Line too long\r\n235 2.7.0 Authentication successful\r\n");
 }
+
+// An owner that answers end-of-data with a given reply.
+struct FixedEnd : Recorder {
+  int code = 250;
+  std::string status, text;
+  // Returns the configured reply.
+  Verdict onMessageEnd(const MessageInfo& info) override {
+    Recorder::onMessageEnd(info);
+    return code < 400 ? Verdict::accept(code, status, text) : Verdict::reject(code, status, text);
+  }
+};
+
+TEST_CASE("owner replies are kept to one line and a mismatched enhanced code becomes X.0.0 (RFC 3463 §2; spec 19)") {
+  struct Row {
+    int code;
+    const char* status;
+    const char* text;
+    const char* expected;
+  };
+  const Row rows[] = {
+      {250, "2.0.0", "Queued as 7F3A", "250 2.0.0 Queued as 7F3A\r\n"},
+      {550, "4.2.2", "Mailbox full", "550 5.0.0 Mailbox full\r\n"},
+      {451, "4.7.650", "Try later", "451 4.7.650 Try later\r\n"},
+      {554, "5.x.1", "Nope", "554 5.0.0 Nope\r\n"},
+      {554, "", "No code", "554 No code\r\n"},
+      {250, "2.0.0", "ok\r\n250 fake", "250 2.0.0 ok  250 fake\r\n"},
+  };
+  const ServerConfig cfg = testConfig();
+  for (const Row& r : rows) {
+    CAPTURE(r.expected);
+    FixedEnd owner;
+    owner.code = r.code;
+    owner.status = r.status;
+    owner.text = r.text;
+    ServerSession s(cfg, owner);
+    s.feed("EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
+    s.clearOutput();
+    s.feed("x\r\n.\r\n");
+    CHECK(s.output() == r.expected);
+  }
+}
