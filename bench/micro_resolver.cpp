@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -54,8 +55,8 @@ class BenchDns {
  private:
   // Writes the record file into a private temporary directory and starts dnsmasq with it.
   BenchDns() {
-    char tmpl[] = "/tmp/sluice-resolver-bench.XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) return;
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sluice-resolver-bench.XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) return;
     dir_ = tmpl;
     conf_ = dir_ + "/records.conf";
     std::ofstream out(conf_);
