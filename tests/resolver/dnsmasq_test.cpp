@@ -251,6 +251,29 @@ TEST_CASE("dnsmasq: an IPv6 nameserver given as [::1]:port works") {
   CHECK(res.hosts.size() == 3);
 }
 
+TEST_CASE("dnsmasq: a truncated UDP answer is retried over TCP through the same loop") {
+  if (integrationDisabled()) return;
+  std::vector<std::string> args;
+  for (int i = 0; i < 40; ++i) {
+    const std::string host = "a-rather-long-mail-exchanger-name-" + std::to_string(i) + ".big.test";
+    args.push_back("--mx-host=big.test," + host + "," + std::to_string(10 + i));
+    args.push_back("--host-record=" + host + ",127.0.3." + std::to_string(i + 1));
+  }
+  Dnsmasq dns(args);
+  REQUIRE_MESSAGE(dns.running(), dns.error());
+  TestLoop loop;
+  ResolverConfig cfg;
+  cfg.nameservers = {dns.nameserver()};
+  cfg.maxMxHosts = 64;
+  cfg.family = FamilyPolicy::V4Only;
+  auto r = make(loop.get(), cfg);
+  MxResult res = resolveOne(*r, loop.get(), "big.test");
+  REQUIRE_MESSAGE(res.ok(), res.detail);
+  REQUIRE(res.hosts.size() == 40);  // more than fits in 512 octets of UDP
+  for (std::size_t i = 0; i < res.hosts.size(); ++i) CHECK(res.hosts[i].preference == 10 + i);
+  CHECK(addrTexts(res.hosts[39]) == std::vector<std::string>{"127.0.3.40"});
+}
+
 }  // TEST_SUITE("integration")
 
 TEST_CASE("queries go only to the configured nameserver, never a system resolver") {
