@@ -32,8 +32,10 @@ void GroupCommitter::submit(CommitItem item) {
   }
   bool wasEmpty = queue_.empty();
   if (wasEmpty) firstAt_ = std::chrono::steady_clock::now();
+  bool urgent = item.urgent;
   queue_.push_back(std::move(item));
-  bool wake = wasEmpty || queue_.size() >= opts_.maxBatch;
+  urgent_ = urgent_ || urgent;
+  bool wake = wasEmpty || urgent || queue_.size() >= opts_.maxBatch;
   lk.unlock();
   if (wake) cv_.notify_one();
 }
@@ -83,11 +85,12 @@ void GroupCommitter::run() {
       exited_ = true;
       break;
     }
-    if (!stop_ && opts_.maxDelay.count() > 0 && queue_.size() < opts_.maxBatch) {
+    if (!stop_ && !urgent_ && opts_.maxDelay.count() > 0 && queue_.size() < opts_.maxBatch) {
       auto deadline = firstAt_ + opts_.maxDelay;
-      cv_.wait_until(lk, deadline, [&] { return stop_ || queue_.size() >= opts_.maxBatch; });
+      cv_.wait_until(lk, deadline, [&] { return stop_ || urgent_ || queue_.size() >= opts_.maxBatch; });
     }
     batch.swap(queue_);
+    urgent_ = false;
     bool alreadyFailed = failed_;
     Status prior = failure_;
     lk.unlock();

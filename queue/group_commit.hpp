@@ -32,6 +32,7 @@ struct CommitItem {
   IndexEntry entry;                  // for appends: entry to index once durable (entry.id == 0: none)
   MessageId id = 0;                  // id reported to the callback
   DurableCallback callback;          // may be empty
+  bool urgent = false;               // start the commit now instead of waiting out maxDelay (flush)
 };
 
 class GroupCommitter {
@@ -77,6 +78,7 @@ class GroupCommitter {
   std::chrono::steady_clock::time_point firstAt_{};
   bool stop_ = false;
   bool exited_ = false;
+  bool urgent_ = false;  // an urgent item is queued
   bool failed_ = false;
   Status failure_;
   Counters counters_;

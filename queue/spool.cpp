@@ -295,6 +295,7 @@ Status Spool::flush() {
     item.segment = active_;
     item.journal = journal_;
     item.callback = [done](MessageId, const Status& st) { done->set_value(st); };
+    item.urgent = true;
     committer_->submit(std::move(item));
   }
   return fut.get();

@@ -4,7 +4,8 @@
 // commit, crash recovery, reclaim/compaction, and a compact in-memory index.
 // Ownership: the Spool owns its directory (locked with flock on <dir>/LOCK) and every file in it.
 // Threads: every method is thread-safe. Durable callbacks run on the spool's committer thread, without any spool
-// lock held; they should be short (post to your own loop) and may call back into the spool.
+// lock held; they should be short (post to your own loop). They may call append, recordOutcome, lookup, takeDue
+// and stats, but never flush() or the destructor (both wait for the committer thread: a deadlock).
 // Errors: every failure is a Status value with context; nothing on these paths throws.
 #pragma once
 
@@ -138,7 +139,8 @@ class Spool {
   std::size_t takeDue(std::int64_t nowMs, std::size_t max, std::vector<MessageId>& out);
   // Returns an in-flight message to the schedule at nextAttemptMs without journaling anything.
   Status release(MessageId id, std::int64_t nextAttemptMs);
-  // Blocks until everything written before the call is durable (or failed); returns the sync status.
+  // Blocks until everything written before the call is durable (or failed); returns the sync status. Starts the
+  // commit at once rather than waiting out maxCommitDelay. Never call it from a durable callback.
   Status flush();
   // Housekeeping the owner runs periodically: deletes segments whose messages are all final, compacts sparse
   // segments, and checkpoints the journal when it has grown.

@@ -128,6 +128,31 @@ TEST_CASE("maintain rebuilds the due heap once deferrals have left it mostly sta
   CHECK(sp.takeDue(5299, 100, due) == 10);
 }
 
+TEST_CASE("a full batch commits without waiting out the delay, and flush does not wait for it either") {
+  TempDir d;
+  auto o = testOptions(d.path);
+  o.maxCommitDelay = std::chrono::hours(1);  // a test that waited for it would never finish
+  o.maxCommitBatch = 4;
+  auto s = Spool::open(o);
+  REQUIRE(s.isOk());
+  Spool& sp = *s.value();
+  std::vector<std::future<Status>> done;
+  std::vector<std::shared_ptr<std::promise<Status>>> promises;
+  for (int i = 0; i < 4; ++i) {
+    auto p = std::make_shared<std::promise<Status>>();
+    done.push_back(p->get_future());
+    auto m = makeMessage(static_cast<std::uint64_t>(i));
+    REQUIRE(sp.append(m.in(), [p](MessageId, const Status& st) { p->set_value(st); }).isOk());
+  }
+  for (auto& f : done) CHECK(f.get().isOk());
+  auto m = makeMessage(9);
+  bool called = false;
+  REQUIRE(sp.append(m.in(), [&](MessageId, const Status& st) { called = st.isOk(); }).isOk());
+  REQUIRE(sp.flush().isOk());
+  CHECK(called);
+  CHECK(sp.stats().liveMessages == 5);
+}
+
 TEST_CASE("many producers share group commits and every append is reported durable") {
   TempDir d;
   auto o = testOptions(d.path, 1 << 20);
