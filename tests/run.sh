@@ -16,9 +16,9 @@ CC=clang CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug 
   -DSLUICE_SANITIZE=ON -DSLUICE_FUZZ=ON -DSLUICE_BENCH=OFF -DSLUICE_FUZZ_SECONDS="${SLUICE_FUZZ_SECONDS:-20}" >/dev/null
 cmake --build build-asan -j "$jobs"
 
-echo "== sanitizer run: protocol, queue, fuzz"
+echo "== sanitizer run: protocol, queue, resolver, fuzz"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan -L 'smtp|queue|fuzz' --output-on-failure -j "$jobs"
+  ctest --test-dir build-asan -L 'smtp|queue|resolver|fuzz' --output-on-failure -j "$jobs"
 
 echo "== full run"
 ctest --test-dir build --output-on-failure -j "$jobs"
