@@ -356,3 +356,55 @@ TEST_CASE("owner replies are kept to one line and a mismatched enhanced code bec
     CHECK(s.output() == r.expected);
   }
 }
+
+// An owner that defers every MAIL decision (e.g. a policy look-up on another thread).
+struct SlowMail : Recorder {
+  // Defers the decision.
+  Verdict onMail(std::string_view from, const MailParams& p, std::string_view auth) override {
+    Recorder::onMail(from, p, auth);
+    return Verdict::pending();
+  }
+};
+
+TEST_CASE("any owner decision may be deferred; QUIT then closes and later input is ignored (RFC 2920 §3.2, "
+          "RFC 5321 §4.1.1.10)") {
+  const ServerConfig cfg = testConfig();
+  SlowMail owner;
+  ServerSession s(cfg, owner);
+  s.feed("EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nQUIT\r\nNOOP\r\n");
+  CHECK(s.output() == kEhloReply);
+  CHECK(owner.log.size() == 2);
+  s.resolve(Verdict::reject(451, "4.7.1", "Try again later"));
+  CHECK(s.output() == kEhloReply +
+                          "451 4.7.1 Try again later\r\n503 5.5.1 Need MAIL command\r\n"
+                          "221 2.0.0 mx.test closing connection\r\n");
+  CHECK(s.closeRequested());
+  CHECK(s.buffered() == 0);
+}
+
+// An owner that checks every body span lies inside the buffer that was fed.
+struct SpanCheck : ServerHandler {
+  std::string_view fed;
+  std::size_t spans = 0, outside = 0;
+  // Counts spans and those not pointing into `fed`.
+  void onBody(std::string_view b) override {
+    ++spans;
+    if (b.data() < fed.data() || b.data() + b.size() > fed.data() + fed.size()) ++outside;
+  }
+  // Accepts.
+  Verdict onMessageEnd(const MessageInfo&) override { return Verdict::accept(); }
+};
+
+TEST_CASE("body content is handed over as spans of the fed buffer, without copies (architecture invariant 2)") {
+  const ServerConfig cfg = testConfig();
+  const std::string body(4000, 'b');
+  const std::string input = "EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nBDAT 4000 LAST\r\n" +
+                            body + "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n" + "x\r\n..y\r\n" +
+                            body + "\r\n.\r\n";
+  SpanCheck owner;
+  owner.fed = input;
+  ServerSession s(cfg, owner);
+  s.feed(input);
+  CHECK(owner.spans == 3);  // the chunk; DATA content before and after the stuffing dot
+  CHECK(owner.outside == 0);
+}
