@@ -312,8 +312,7 @@ void ClientSession::sendQuit() {
 }
 
 // The connection cannot go on: defer everything, report why, then QUIT (when the peer may still listen) or close.
-void ClientSession::fail(std::string_view reason, const Reply* reply, bool hostRefused, bool sendQuitFirst,
-                         bool lost) {
+void ClientSession::fail(std::string_view reason, const Reply* reply, bool hostRefused, bool sendQuitFirst, bool lost) {
   if (state_ == ClientState::Closed) return;
   if (reply != nullptr && reply->code == 421) {
     abandonEverything(*reply, false, false);

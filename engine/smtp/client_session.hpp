@@ -61,11 +61,11 @@ struct ClientTimeouts {
 enum class TlsPolicy { Never, Opportunistic, Require };
 
 struct ClientConfig {
-  std::string heloName = "localhost";       // our FQDN (the PTR name) or an address literal (RFC 5321 §4.1.4)
-  TlsPolicy tls = TlsPolicy::Opportunistic;  // STARTTLS when advertised; Require: defer on a peer without it
-  bool heloFallbackOnOther5xx = false;       // also fall back to HELO on EHLO 501/504/550 (always on 500/502)
-  bool usePipelining = true;                 // use PIPELINING when advertised
-  bool useChunking = true;                   // use BDAT when CHUNKING is advertised
+  std::string heloName = "localhost";             // our FQDN (the PTR name) or an address literal (RFC 5321 §4.1.4)
+  TlsPolicy tls = TlsPolicy::Opportunistic;       // STARTTLS when advertised; Require: defer on a peer without it
+  bool heloFallbackOnOther5xx = false;            // also fall back to HELO on EHLO 501/504/550 (always on 500/502)
+  bool usePipelining = true;                      // use PIPELINING when advertised
+  bool useChunking = true;                        // use BDAT when CHUNKING is advertised
   std::size_t maxRecipientsPerTransaction = 100;  // bigger recipient lists are split into several transactions
   std::size_t maxInFlightTransactions = 32;       // deep-pipelining window (transactions awaiting replies)
   std::size_t bdatChunkSize = 1 << 20;            // octets per BDAT chunk (>= 1)
@@ -142,13 +142,13 @@ struct Deadline {
 
 // Counters the connection pool reads (e.g. to retire a connection after N messages).
 struct ClientStats {
-  std::uint64_t transactions = 0;        // transactions started (MAIL written)
-  std::uint64_t messagesSent = 0;        // messages with at least one recipient delivered
-  std::uint64_t messagesCompleted = 0;   // MessageDone events emitted
+  std::uint64_t transactions = 0;       // transactions started (MAIL written)
+  std::uint64_t messagesSent = 0;       // messages with at least one recipient delivered
+  std::uint64_t messagesCompleted = 0;  // MessageDone events emitted
   std::uint64_t recipientsDelivered = 0;
   std::uint64_t recipientsPermanent = 0;
   std::uint64_t recipientsTemporary = 0;
-  std::uint64_t bodyOctets = 0;          // body octets handed out (after dot-stuffing on the DATA path)
+  std::uint64_t bodyOctets = 0;  // body octets handed out (after dot-stuffing on the DATA path)
 };
 
 // Connection states. They only move forward (see transition()); Ready is where transactions run.
@@ -181,15 +181,15 @@ class ClientSession {
   ClientSession& operator=(const ClientSession&) = delete;
 
   // ---- inputs
-  void onConnected();                   // TCP is up: wait for the greeting (never talk first)
-  void onBytes(std::string_view bytes);  // bytes from the peer (plaintext, or decrypted after TLS)
-  void onTimeout();                     // the timer armed from deadline() fired
-  void onWritten();                     // the oldest taken write completed
-  void onTlsEstablished();              // handshake done after StartTlsNow: EHLO again
+  void onConnected();                      // TCP is up: wait for the greeting (never talk first)
+  void onBytes(std::string_view bytes);    // bytes from the peer (plaintext, or decrypted after TLS)
+  void onTimeout();                        // the timer armed from deadline() fired
+  void onWritten();                        // the oldest taken write completed
+  void onTlsEstablished();                 // handshake done after StartTlsNow: EHLO again
   void onTlsFailed(std::string_view why);  // handshake failed: the connection is dropped
-  void onPeerClosed();                  // EOF or read error
-  void submit(OutboundMessage message);  // queue a message (sent once the session is Ready)
-  void quit();                          // QUIT once every submitted message is finished
+  void onPeerClosed();                     // EOF or read error
+  void submit(OutboundMessage message);    // queue a message (sent once the session is Ready)
+  void quit();                             // QUIT once every submitted message is finished
 
   // ---- outputs
   // The oldest write not yet handed out; its slices stay valid until onWritten() acknowledges it.
@@ -224,9 +224,9 @@ class ClientSession {
     };
     std::string framing;
     std::vector<Seg> segs;
-    std::vector<IoSlice> slices;      // resolved when taken
+    std::vector<IoSlice> slices;        // resolved when taken
     std::vector<std::uint64_t> finals;  // transactions whose end of data is in this write
-    std::vector<MsgState*> refs;      // messages whose body this write references
+    std::vector<MsgState*> refs;        // messages whose body this write references
     std::size_t bytes = 0;
     std::size_t bdatBytes = 0;
     std::size_t dataBlocks = 0;
@@ -234,8 +234,8 @@ class ClientSession {
   // A written command awaiting its reply.
   struct Pending {
     CmdKind kind;
-    Txn* txn;             // nullptr for RSET
-    std::uint32_t rcpt;   // recipient index within the transaction (RCPT only)
+    Txn* txn;            // nullptr for RSET
+    std::uint32_t rcpt;  // recipient index within the transaction (RCPT only)
   };
 
   // connection level (client_session.cpp)
@@ -269,7 +269,7 @@ class ClientSession {
   void writeBdatChunk(Txn& t);
   void finishRecipient(Txn& t, std::uint32_t local, Outcome o, const Reply& r, bool synthesized, bool dup,
                        bool attempted);
-  void finishOpenRecipients(Txn& t, const Reply& r, bool synthesized, bool dup, bool onlyAccepted);
+  void finishOpenRecipients(Txn& t, const Reply& r, bool synthesized, bool dup);
   void classifyAccepted(Txn& t, const Reply& r, bool final);
   void maybeCompleteTxn(Txn& t);
   void completeTxn(Txn& t);
@@ -284,12 +284,12 @@ class ClientSession {
   bool tlsActive_ = false;
   bool quitRequested_ = false;
   bool rsetWanted_ = false;        // a failed transaction needs an RSET at the next command boundary
-  bool progress_ = false;         // something happened that restarts the deadline
-  std::uint64_t wireSeq_ = 0;     // commands written so far
+  bool progress_ = false;          // something happened that restarts the deadline
+  std::uint64_t wireSeq_ = 0;      // commands written so far
   std::uint64_t lastRsetSeq_ = 0;  // wireSeq_ of the last RSET written
   std::uint64_t nextTxnId_ = 1;
 
-  std::deque<std::unique_ptr<MsgState>> queued_;  // submitted, not all recipients in a transaction yet
+  std::deque<std::unique_ptr<MsgState>> queued_;    // submitted, not all recipients in a transaction yet
   std::vector<std::unique_ptr<MsgState>> started_;  // some transaction started; awaiting results
   std::deque<std::unique_ptr<Txn>> active_;         // started transactions, oldest first
   Txn* sending_ = nullptr;                          // the transaction whose commands are still being written

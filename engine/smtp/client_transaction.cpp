@@ -2,11 +2,12 @@
 // DATA + dot-stuffed body, or BDAT chunks pointing into caller memory), deep pipelining across transactions up
 // to a window (RFC 2920, RFC 3030), reply matching in wire order, per-recipient outcomes (RFC 5321 §6.1,
 // §4.5.3.1.10) and RSET after failed transactions.
+#include "engine/smtp/client_transaction.hpp"
+
 #include <algorithm>
 #include <utility>
 
 #include "engine/smtp/client_session.hpp"
-#include "engine/smtp/client_transaction.hpp"
 
 namespace sluice::smtp {
 
@@ -69,8 +70,8 @@ void ClientSession::startTxn() {
   t->id = nextTxnId_++;
   t->msg = &m;
   t->first = m.nextRcpt;
-  t->count = static_cast<std::uint32_t>(
-      std::min<std::size_t>(config_.maxRecipientsPerTransaction, m.count() - m.nextRcpt));
+  t->count =
+      static_cast<std::uint32_t>(std::min<std::size_t>(config_.maxRecipientsPerTransaction, m.count() - m.nextRcpt));
   t->rcpt.assign(t->count, RcptState::Open);
   t->remaining = m.bodySize;
   m.nextRcpt += t->count;
@@ -136,8 +137,7 @@ bool ClientSession::advance(Txn& t) {
       pushPending(CmdKind::Data, &t, 0);
       t.stage = TxnStage::Wait354;
       return false;
-    case TxnStage::Wait354:
-      return false;
+    case TxnStage::Wait354: return false;
     case TxnStage::Body:
       if (unackedDataBlocks_ >= config_.maxDataBlocksInFlight) return false;
       writeDataBlock(t);
@@ -158,8 +158,7 @@ bool ClientSession::advance(Txn& t) {
       if (unackedBdat_ >= config_.maxUnackedBdatBytes) return false;
       writeBdatChunk(t);
       return pipelining;
-    case TxnStage::Done:
-      return true;
+    case TxnStage::Done: return true;
   }
   return false;
 }
@@ -250,7 +249,7 @@ void ClientSession::onTxnReply(const Pending& p, const Reply& r) {
       if (k == ReplyClass::Positive) {
         t.poisoned = false;  // the peer took a new MAIL, so its state was clean
       } else if (!t.ended) {
-        finishOpenRecipients(t, r, false, false, false);  // every recipient shares the MAIL reply
+        finishOpenRecipients(t, r, false, false);  // every recipient shares the MAIL reply
       }
       break;
     case CmdKind::Rcpt:
@@ -260,13 +259,7 @@ void ClientSession::onTxnReply(const Pending& p, const Reply& r) {
         ++t.accepted;
       } else if (k == ReplyClass::Invalid || k == ReplyClass::Intermediate) {
         // RFC 5321 §4.2: a code outside 2..5 (or a 3xx here) ends the transaction; nothing is lost.
-        finishOpenRecipients(t, r, false, false, false);
-        for (std::uint32_t i = 0; i < t.count; ++i) {
-          if (t.rcpt[i] == RcptState::Accepted) {
-            finishRecipient(t, i, Outcome::TemporaryFailure, r, false, false, true);
-          }
-        }
-        t.ended = true;
+        finishOpenRecipients(t, r, false, false);  // accepted ones included: all temporary
       } else if (r.code == 552 || k == ReplyClass::Transient) {
         // 4xx, and 552 to RCPT (RFC 5321 §4.5.3.1.10): temporary for this recipient.
         finishRecipient(t, p.rcpt, Outcome::TemporaryFailure, r, false, false, true);
@@ -296,18 +289,16 @@ void ClientSession::onTxnReply(const Pending& p, const Reply& r) {
       if (k == ReplyClass::Positive) t.succeeded = true;
       classifyAccepted(t, r, true);
       break;
-    case CmdKind::Rset:
-      break;
+    case CmdKind::Rset: break;
   }
   maybeCompleteTxn(t);
 }
 
-// Gives the recipients not yet final (only the accepted ones when onlyAccepted) the outcome of `r`; a 2xx here
-// never delivers (only an end-of-data 2xx does). Recipients whose RCPT was never written are "not attempted".
-void ClientSession::finishOpenRecipients(Txn& t, const Reply& r, bool synthesized, bool dup, bool onlyAccepted) {
+// Gives every recipient not yet final the outcome of `r` and ends the transaction; a 2xx here never delivers
+// (only an end-of-data 2xx does). Recipients whose RCPT was never written are "not attempted".
+void ClientSession::finishOpenRecipients(Txn& t, const Reply& r, bool synthesized, bool dup) {
   for (std::uint32_t i = 0; i < t.count; ++i) {
     if (t.rcpt[i] == RcptState::Final) continue;
-    if (onlyAccepted && t.rcpt[i] != RcptState::Accepted) continue;
     Outcome o = synthesized ? Outcome::TemporaryFailure : outcomeOf(r, t.poisoned);
     if (o == Outcome::Delivered) o = Outcome::TemporaryFailure;  // only an end-of-data 2xx delivers
     finishRecipient(t, i, o, r, synthesized, dup, i < t.rcptSent);
@@ -331,8 +322,8 @@ void ClientSession::classifyAccepted(Txn& t, const Reply& r, bool final) {
 }
 
 // Reports the result of one recipient (local index within the transaction).
-void ClientSession::finishRecipient(Txn& t, std::uint32_t local, Outcome o, const Reply& r, bool synthesized,
-                                    bool dup, bool attempted) {
+void ClientSession::finishRecipient(Txn& t, std::uint32_t local, Outcome o, const Reply& r, bool synthesized, bool dup,
+                                    bool attempted) {
   if (t.rcpt[local] == RcptState::Final) return;
   t.rcpt[local] = RcptState::Final;
   ++t.msg->reported;
@@ -359,7 +350,7 @@ void ClientSession::completeTxn(Txn& t) {
     r.code = 451;
     r.enhanced = EnhancedCode{4, 4, 2, true};
     r.lines.push_back("4.4.2 transaction ended without a reply");
-    finishOpenRecipients(t, r, true, false, false);
+    finishOpenRecipients(t, r, true, false);
   }
   if (!t.succeeded && lastRsetSeq_ < t.lastCmdSeq) {
     rsetWanted_ = true;

@@ -32,12 +32,24 @@ void require(bool ok, const char* what) {
 constexpr std::size_t kMessages = 4;
 
 // Replies a real server sends, picked by op byte 3 (mod 8).
-constexpr const char* kCanned[] = {
-    "220 mx.example ESMTP\r\n", "250-mx.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 STARTTLS\r\n",
-    "250 ok\r\n", "354 go\r\n", "550 5.1.1 no\r\n", "450 4.2.0 later\r\n", "452 4.5.3 too many\r\n",
-    "552 5.3.4 too big\r\n", "503 5.5.1 bad sequence\r\n", "421 4.3.2 bye\r\n", "221 bye\r\n",
-    "220 2.0.0 go TLS\r\n", "500 what\r\n", "600 odd\r\n", "250-mx.example\r\n250 PIPELINING\r\n",
-    "554 5.7.1 no service\r\n", "454 4.7.0 no TLS\r\n", "250\r\n"};
+constexpr const char* kCanned[] = {"220 mx.example ESMTP\r\n",
+                                   "250-mx.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 STARTTLS\r\n",
+                                   "250 ok\r\n",
+                                   "354 go\r\n",
+                                   "550 5.1.1 no\r\n",
+                                   "450 4.2.0 later\r\n",
+                                   "452 4.5.3 too many\r\n",
+                                   "552 5.3.4 too big\r\n",
+                                   "503 5.5.1 bad sequence\r\n",
+                                   "421 4.3.2 bye\r\n",
+                                   "221 bye\r\n",
+                                   "220 2.0.0 go TLS\r\n",
+                                   "500 what\r\n",
+                                   "600 odd\r\n",
+                                   "250-mx.example\r\n250 PIPELINING\r\n",
+                                   "554 5.7.1 no service\r\n",
+                                   "454 4.7.0 no TLS\r\n",
+                                   "250\r\n"};
 
 struct Harness {
   ClientSession session;
@@ -61,7 +73,8 @@ struct Harness {
     m.reversePath = i == 2 ? "" : "s@origin.example";
     m.params.size = bodies[i].size();
     m.params.body = BodyType::EightBitMime;
-    for (std::size_t r = 0; r < recipients[i]; ++r) m.recipients.push_back({"r" + std::to_string(r) + "@x.example", {}});
+    for (std::size_t r = 0; r < recipients[i]; ++r)
+      m.recipients.push_back({"r" + std::to_string(r) + "@x.example", {}});
     std::string_view b(bodies[i]);
     m.body = {b.substr(0, b.size() / 2), b.substr(b.size() / 2)};
     session.submit(std::move(m));
@@ -172,13 +185,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         break;
       case 5:
-        if (op & 8) h.session.onTimeout();
-        else h.session.onTlsEstablished();
+        if (op & 8)
+          h.session.onTimeout();
+        else
+          h.session.onTlsEstablished();
         break;
       case 6: h.submit(); break;
       case 7:
-        if (op & 8) h.session.quit();
-        else if (op & 16) h.session.onTlsFailed("fuzz");
+        if (op & 8)
+          h.session.quit();
+        else if (op & 16)
+          h.session.onTlsFailed("fuzz");
         break;
     }
     h.drain();

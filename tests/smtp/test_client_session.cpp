@@ -37,7 +37,8 @@ std::string rcpt(int i) { return "RCPT TO:<r" + std::to_string(i) + "@rcpt.examp
 
 }  // namespace
 
-TEST_CASE("greeting arriving one byte at a time: nothing is sent before the whole multi-line 220 (RFC 5321 §3.1, §4.2.1)") {
+TEST_CASE(
+    "greeting arriving one byte at a time: nothing is sent before the whole multi-line 220 (RFC 5321 §3.1, §4.2.1)") {
   Driver d(baseConfig(), true);
   d.session.submit(makeMessage(1, 1, {kBody}));
   d.session.onConnected();
@@ -57,7 +58,8 @@ TEST_CASE("greeting arriving one byte at a time: nothing is sent before the whol
   CHECK(d.session.state() == ClientState::Ehlo);
 }
 
-TEST_CASE("multi-line greeting and EHLO replies glued to the next reply, at every split (RFC 5321 §4.2.1, RFC 2920 §3.2)") {
+TEST_CASE(
+    "multi-line greeting and EHLO replies glued to the next reply, at every split (RFC 5321 §4.2.1, RFC 2920 §3.2)") {
   Script sc;
   sc.config = baseConfig();
   sc.messages.push_back(makeMessage(1, 1, {kBody}));
@@ -83,7 +85,8 @@ TEST_CASE("multi-line greeting and EHLO replies glued to the next reply, at ever
   CHECK(p.finalState == ClientState::Closed);
 }
 
-TEST_CASE("EHLO answered 500 or 502 -> HELO on the same connection, then no extension at all (RFC 5321 §3.2, §4.1.1.3)") {
+TEST_CASE(
+    "EHLO answered 500 or 502 -> HELO on the same connection, then no extension at all (RFC 5321 §3.2, §4.1.1.3)") {
   for (const char* code : {"500 5.5.1 unrecognized\r\n", "502 5.5.1 not implemented\r\n"}) {
     CAPTURE(code);
     Script sc;
@@ -137,8 +140,8 @@ TEST_CASE("EHLO answered 421 -> no HELO, close, everything deferred (RFC 5321 §
   sc.config = baseConfig();
   sc.messages.push_back(makeMessage(7, 2, {kBody}));
   sc.steps = {S(kGreeting), C(kEhlo), S("421 4.3.2 shutting down\r\n"), nothing()};
-  checkTranscript(sc, {"R m=7 i=0 T 451 4.4.2 synth na", "R m=7 i=1 T 451 4.4.2 synth na", "done m=7",
-                       "unusable 421", "closed abort"});
+  checkTranscript(sc, {"R m=7 i=0 T 451 4.4.2 synth na", "R m=7 i=1 T 451 4.4.2 synth na", "done m=7", "unusable 421",
+                       "closed abort"});
 }
 
 TEST_CASE("EHLO answered 4xx other than 421 -> no HELO fallback, QUIT, unusable (RFC 5321 §3.2)") {
@@ -177,20 +180,10 @@ TEST_CASE("STARTTLS: 220, handshake, EHLO again and the plaintext capabilities a
   sc.config.tls = TlsPolicy::Opportunistic;
   sc.messages.push_back(makeMessage(1, 1, {kBody}));
   sc.steps = {
-      S(kGreeting),
-      C(kEhlo),
-      S(kEhloFull),
-      C("STARTTLS\r\n"),
-      S("220 2.0.0 ready to start TLS\r\n"),
-      nothing(),
-      tlsUp(),
-      C(kEhlo),
+      S(kGreeting),  C(kEhlo),        S(kEhloFull), C("STARTTLS\r\n"), S("220 2.0.0 ready to start TLS\r\n"),
+      nothing(),     tlsUp(),         C(kEhlo),
       S(kEhloBasic),  // no PIPELINING, no CHUNKING over TLS this time
-      C(kMail),
-      S("250 ok\r\n"),
-      C(rcpt(0)),
-      S("250 ok\r\n"),
-      C("DATA\r\n"),
+      C(kMail),      S("250 ok\r\n"), C(rcpt(0)),   S("250 ok\r\n"),   C("DATA\r\n"),
   };
   checkTranscript(sc, {"starttls"});
 }
@@ -243,7 +236,7 @@ TEST_CASE("STARTTLS 454: go on in plaintext when opportunistic, defer when TLS i
     sc.config = baseConfig();
     sc.config.tls = TlsPolicy::Require;
     sc.messages.push_back(makeMessage(1, 1, {kBody}));
-    sc.steps = {S(kGreeting), C(kEhlo), S(kEhloFull), C("STARTTLS\r\n"), S("454 4.7.0 TLS not available\r\n"),
+    sc.steps = {S(kGreeting),  C(kEhlo),        S(kEhloFull), C("STARTTLS\r\n"), S("454 4.7.0 TLS not available\r\n"),
                 C("QUIT\r\n"), S("221 bye\r\n")};
     checkTranscript(sc, {"R m=1 i=0 T 451 4.4.2 synth na", "done m=1", "unusable 454", "closed graceful"});
   }
@@ -276,14 +269,15 @@ TEST_CASE("plaintext bytes during the TLS handshake abort the connection (RFC 32
   CHECK(t.events == std::vector<std::string>{"starttls", "unusable 0", "closed abort"});
 }
 
-TEST_CASE("a reply the parser rejects makes the connection unusable; accepted recipients stay deferred (RFC 5321 §4.2)") {
+TEST_CASE(
+    "a reply the parser rejects makes the connection unusable; accepted recipients stay deferred (RFC 5321 §4.2)") {
   Script sc;
   sc.config = baseConfig();
   sc.messages.push_back(makeMessage(1, 2, {kBody}));
-  sc.steps = {S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail), S("250 ok\r\n"), C(rcpt(0)),
+  sc.steps = {S(kGreeting),    C(kEhlo),   S(kEhloBasic),        C(kMail), S("250 ok\r\n"), C(rcpt(0)),
               S("250 ok\r\n"), C(rcpt(1)), S("xyz garbage\r\n"), nothing()};
-  checkTranscript(sc, {"R m=1 i=0 T 451 4.4.2 synth", "R m=1 i=1 T 451 4.4.2 synth", "done m=1", "unusable 0",
-                       "closed abort"});
+  checkTranscript(
+      sc, {"R m=1 i=0 T 451 4.4.2 synth", "R m=1 i=1 T 451 4.4.2 synth", "done m=1", "unusable 0", "closed abort"});
 }
 
 TEST_CASE("a reply when no command is outstanding is a protocol error (RFC 5321 §4.2)") {
@@ -303,20 +297,25 @@ TEST_CASE("a peer silent in each phase, against each per-command timeout (RFC 53
   const std::string body(kBody);
   std::vector<Phase> phases = {
       {"greeting", {}, seconds(300), {"R m=1 i=0 T 451 4.4.2 synth na", "done m=1", "unusable 0", "closed abort"}},
-      {"EHLO", {S(kGreeting), C(kEhlo)}, seconds(300),
+      {"EHLO",
+       {S(kGreeting), C(kEhlo)},
+       seconds(300),
        {"R m=1 i=0 T 451 4.4.2 synth na", "done m=1", "unusable 0", "closed abort"}},
-      {"MAIL", {S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail)}, seconds(300),
+      {"MAIL",
+       {S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail)},
+       seconds(300),
        {"R m=1 i=0 T 451 4.4.2 synth na", "done m=1", "unusable 0", "closed abort"}},
-      {"RCPT", {S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail), S("250 ok\r\n"), C(rcpt(0))}, seconds(300),
+      {"RCPT",
+       {S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail), S("250 ok\r\n"), C(rcpt(0))},
+       seconds(300),
        {"R m=1 i=0 T 451 4.4.2 synth", "done m=1", "unusable 0", "closed abort"}},
       {"DATA",
-       {S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail), S("250 ok\r\n"), C(rcpt(0)), S("250 ok\r\n"),
-        C("DATA\r\n")},
+       {S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail), S("250 ok\r\n"), C(rcpt(0)), S("250 ok\r\n"), C("DATA\r\n")},
        seconds(120),
        {"R m=1 i=0 T 451 4.4.2 synth", "done m=1", "unusable 0", "closed abort"}},
       {"end of data",
-       {S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail), S("250 ok\r\n"), C(rcpt(0)), S("250 ok\r\n"),
-        C("DATA\r\n"), S("354 go\r\n"), C(body + ".\r\n")},
+       {S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail), S("250 ok\r\n"), C(rcpt(0)), S("250 ok\r\n"), C("DATA\r\n"),
+        S("354 go\r\n"), C(body + ".\r\n")},
        seconds(600),
        // the final dot went out: the peer may have taken the message (RFC 5321 §6.1)
        {"R m=1 i=0 T 451 4.4.2 dup synth", "done m=1", "unusable 0", "closed abort"}},
@@ -340,24 +339,35 @@ TEST_CASE("timeouts: data block while a body write is not acknowledged, RSET and
     sc.config = baseConfig();
     sc.autoAck = false;
     sc.messages.push_back(makeMessage(1, 1, {kBody}));
-    sc.steps = {S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail), S("250 ok\r\n"), C(rcpt(0)), S("250 ok\r\n"),
-                C("DATA\r\n"), S("354 go\r\n"), C(std::string(kBody) + ".\r\n"), deadlineIs(seconds(180)),
-                ack(), deadlineIs(seconds(600))};
+    sc.steps = {S(kGreeting),
+                C(kEhlo),
+                S(kEhloBasic),
+                C(kMail),
+                S("250 ok\r\n"),
+                C(rcpt(0)),
+                S("250 ok\r\n"),
+                C("DATA\r\n"),
+                S("354 go\r\n"),
+                C(std::string(kBody) + ".\r\n"),
+                deadlineIs(seconds(180)),
+                ack(),
+                deadlineIs(seconds(600))};
     checkTranscript(sc, {});
   }
   SUBCASE("RSET") {
     Script sc;
     sc.config = baseConfig();
     sc.messages.push_back(makeMessage(1, 1, {kBody}));
-    sc.steps = {S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail), S("550 5.7.1 no\r\n"), C("RSET\r\n"),
-                deadlineIs(seconds(30)), timeout(), nothing()};
+    sc.steps = {
+        S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail), S("550 5.7.1 no\r\n"), C("RSET\r\n"), deadlineIs(seconds(30)),
+        timeout(),    nothing()};
     checkTranscript(sc, {"R m=1 i=0 P 550 5.7.1 na", "done m=1", "unusable 0", "closed abort"});
   }
   SUBCASE("QUIT") {
     Script sc;
     sc.config = baseConfig();
     sc.steps = {S(kGreeting), C(kEhlo), S(kEhloBasic), quitStep(), C("QUIT\r\n"), deadlineIs(seconds(30)),
-                timeout(), nothing()};
+                timeout(),    nothing()};
     checkTranscript(sc, {"closed graceful"});
   }
   SUBCASE("configured values are used") {
@@ -368,8 +378,16 @@ TEST_CASE("timeouts: data block while a body write is not acknowledged, RSET and
     sc.config.timeouts.mail = seconds(7);
     sc.config.timeouts.rcpt = seconds(8);
     sc.messages.push_back(makeMessage(1, 1, {kBody}));
-    sc.steps = {deadlineIs(seconds(5)), S(kGreeting), deadlineIs(seconds(6)), C(kEhlo), S(kEhloBasic), C(kMail),
-                deadlineIs(seconds(7)), S("250 ok\r\n"), C(rcpt(0)), deadlineIs(seconds(8))};
+    sc.steps = {deadlineIs(seconds(5)),
+                S(kGreeting),
+                deadlineIs(seconds(6)),
+                C(kEhlo),
+                S(kEhloBasic),
+                C(kMail),
+                deadlineIs(seconds(7)),
+                S("250 ok\r\n"),
+                C(rcpt(0)),
+                deadlineIs(seconds(8))};
     checkTranscript(sc, {});
   }
 }
@@ -421,11 +439,18 @@ TEST_CASE("connection reuse: several messages one after another, counters for th
   sc.messages.push_back(makeMessage(1, 1, {kBody}));
   sc.extra.push_back(makeMessage(2, 1, {kBody}, ""));  // a bounce: null reverse-path
   sc.steps = {
-      S(kGreeting), C(kEhlo), S(kEhloBasic), C(kMail), S("250 ok\r\n"), C(rcpt(0)), S("250 ok\r\n"), C("DATA\r\n"),
-      S("354 go\r\n"), C(std::string(kBody) + ".\r\n"), S("250 ok\r\n"), nothing(),
-      submitStep(0), C("MAIL FROM:<>\r\n"), S("250 ok\r\n"), C(rcpt(0)), S("250 ok\r\n"), C("DATA\r\n"),
-      S("354 go\r\n"), C(std::string(kBody) + ".\r\n"), S("250 ok\r\n"),
-      quitStep(), C("QUIT\r\n"), S("221 bye\r\n"),
+      S(kGreeting),    C(kEhlo),
+      S(kEhloBasic),   C(kMail),
+      S("250 ok\r\n"), C(rcpt(0)),
+      S("250 ok\r\n"), C("DATA\r\n"),
+      S("354 go\r\n"), C(std::string(kBody) + ".\r\n"),
+      S("250 ok\r\n"), nothing(),
+      submitStep(0),   C("MAIL FROM:<>\r\n"),
+      S("250 ok\r\n"), C(rcpt(0)),
+      S("250 ok\r\n"), C("DATA\r\n"),
+      S("354 go\r\n"), C(std::string(kBody) + ".\r\n"),
+      S("250 ok\r\n"), quitStep(),
+      C("QUIT\r\n"),   S("221 bye\r\n"),
   };
   Played p = checkTranscript(sc, {"R m=1 i=0 D 250", "done m=1", "R m=2 i=0 D 250", "done m=2", "closed graceful"});
   CHECK(p.stats.messagesSent == 2);
@@ -437,9 +462,20 @@ TEST_CASE("quit() waits for the submitted messages before QUIT") {
   Script sc;
   sc.config = baseConfig();
   sc.messages.push_back(makeMessage(1, 1, {kBody}));
-  sc.steps = {S(kGreeting), quitStep(), C(kEhlo), S(kEhloBasic), C(kMail), S("250 ok\r\n"), C(rcpt(0)),
-              S("250 ok\r\n"), C("DATA\r\n"), S("354 go\r\n"), C(std::string(kBody) + ".\r\n"), S("250 ok\r\n"),
-              C("QUIT\r\n"), S("221 bye\r\n")};
+  sc.steps = {S(kGreeting),
+              quitStep(),
+              C(kEhlo),
+              S(kEhloBasic),
+              C(kMail),
+              S("250 ok\r\n"),
+              C(rcpt(0)),
+              S("250 ok\r\n"),
+              C("DATA\r\n"),
+              S("354 go\r\n"),
+              C(std::string(kBody) + ".\r\n"),
+              S("250 ok\r\n"),
+              C("QUIT\r\n"),
+              S("221 bye\r\n")};
   checkTranscript(sc, {"R m=1 i=0 D 250", "done m=1", "closed graceful"});
 }
 
@@ -451,7 +487,7 @@ TEST_CASE("a message submitted after the session closed is returned not attempte
   d.session.submit(makeMessage(9, 2, {kBody}));
   d.drain();
   CHECK(d.events == std::vector<std::string>{"unusable 0", "closed abort", "R m=9 i=0 T 451 4.4.2 synth na",
-                                              "R m=9 i=1 T 451 4.4.2 synth na", "done m=9"});
+                                             "R m=9 i=1 T 451 4.4.2 synth na", "done m=9"});
 }
 
 TEST_CASE("state labels for logs") {
@@ -484,5 +520,5 @@ TEST_CASE("TLS handshake failure after STARTTLS 220: unusable, queued mail defer
   d.drain();
   CHECK(d.wire == kEhlo + "STARTTLS\r\n");
   CHECK(d.events == std::vector<std::string>{"starttls", "R m=5 i=0 T 451 4.4.2 synth na", "done m=5", "unusable 0",
-                                              "closed abort"});
+                                             "closed abort"});
 }

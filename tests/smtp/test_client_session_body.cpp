@@ -59,7 +59,9 @@ std::string sendOverData(const std::vector<std::string_view>& body, const Client
 
 }  // namespace
 
-TEST_CASE("DATA content: dot-stuffing, missing final CRLF, CRLF.CRLF look-alikes, bare LF / CR repaired (RFC 5321 §4.5.2, §2.3.8)") {
+TEST_CASE(
+    "DATA content: dot-stuffing, missing final CRLF, CRLF.CRLF look-alikes, bare LF / CR repaired (RFC 5321 §4.5.2, "
+    "§2.3.8)") {
   struct Row {
     std::string body;
     std::string wire;
@@ -69,10 +71,10 @@ TEST_CASE("DATA content: dot-stuffing, missing final CRLF, CRLF.CRLF look-alikes
       {"..\r\n", "...\r\n.\r\n"},
       {". x\r\n", ".. x\r\n.\r\n"},
       {"no final CRLF", "no final CRLF\r\n.\r\n"},
-      {"a\r\n.\r\nb\r\n", "a\r\n..\r\nb\r\n.\r\n"},        // CRLF.CRLF inside the body never ends it
+      {"a\r\n.\r\nb\r\n", "a\r\n..\r\nb\r\n.\r\n"},  // CRLF.CRLF inside the body never ends it
       {"a\r\n.\r\n.\r\n", "a\r\n..\r\n..\r\n.\r\n"},
-      {"a\n.\nb\n", "a\r\n..\r\nb\r\n.\r\n"},               // bare LF: nothing but CRLF on the wire
-      {"a\r.\rb\r\n", "a\r\n..\r\nb\r\n.\r\n"},             // bare CR likewise
+      {"a\n.\nb\n", "a\r\n..\r\nb\r\n.\r\n"},    // bare LF: nothing but CRLF on the wire
+      {"a\r.\rb\r\n", "a\r\n..\r\nb\r\n.\r\n"},  // bare CR likewise
       {"", ".\r\n"},
       {"x.\r\n.y\r\n", "x.\r\n..y\r\n.\r\n"},
   };
@@ -88,7 +90,8 @@ TEST_CASE("DATA content: dot-stuffing, missing final CRLF, CRLF.CRLF look-alikes
   }
 }
 
-TEST_CASE("lines of 998, 999 and 5000 octets pass through DATA and BDAT unchanged, in bounded blocks (RFC 5321 §4.5.3.1.6)") {
+TEST_CASE(
+    "lines of 998, 999 and 5000 octets pass through DATA and BDAT unchanged, in bounded blocks (RFC 5321 §4.5.3.1.6)") {
   for (std::size_t len : {998u, 999u, 5000u}) {
     CAPTURE(len);
     const std::string body = std::string(len, 'x') + "\r\n" + std::string(len, 'y') + "\r\n";
@@ -143,7 +146,8 @@ TEST_CASE("DATA blocks in flight are bounded by maxDataBlocksInFlight (architect
   CHECK(d.session.deadline().after == cfg.timeouts.dataEnd);
 }
 
-TEST_CASE("zero copy: BDAT write requests point into the caller's body memory (architecture invariant 2, RFC 3030 §2)") {
+TEST_CASE(
+    "zero copy: BDAT write requests point into the caller's body memory (architecture invariant 2, RFC 3030 §2)") {
   ClientConfig cfg = baseConfig();
   cfg.bdatChunkSize = 6;
   // Two caller spans, as two slices of a spool mapping would be.
@@ -171,11 +175,11 @@ TEST_CASE("zero copy: BDAT write requests point into the caller's body memory (a
     }
     s.onWritten();
   }
-  CHECK(wire == "MAIL FROM:<sender@origin.example>\r\nRCPT TO:<r0@rcpt.example>\r\nBDAT 6\r\nSubjecBDAT 6\r\nt: zer"
-                "BDAT 6\r\no\r\n\r\ncBDAT 5 LAST\r\nopy\r\n");
+  CHECK(wire ==
+        "MAIL FROM:<sender@origin.example>\r\nRCPT TO:<r0@rcpt.example>\r\nBDAT 6\r\nSubjecBDAT 6\r\nt: zer"
+        "BDAT 6\r\no\r\n\r\ncBDAT 5 LAST\r\nopy\r\n");
   // Every body octet on the wire came from a slice pointing into part1 / part2 (same data pointers).
-  std::vector<const char*> want = {part1.data(), part1.data() + 6, part1.data() + 12, part2.data(),
-                                   part2.data() + 3};
+  std::vector<const char*> want = {part1.data(), part1.data() + 6, part1.data() + 12, part2.data(), part2.data() + 3};
   CHECK(ptrs == want);
   CHECK(sizes == std::vector<std::size_t>{6, 6, 3, 3, 5});
   std::size_t total = 0;

@@ -78,9 +78,9 @@ struct Script {
 
 // What one play of a script produced.
 struct Played {
-  std::string mismatch;              // first difference from the script's C / nothing / deadline steps, or ""
+  std::string mismatch;  // first difference from the script's C / nothing / deadline steps, or ""
   std::vector<std::string> events;
-  std::string wire;                  // every byte the client wrote
+  std::string wire;  // every byte the client wrote
   ClientStats stats;
   ClientState finalState = ClientState::Initial;
 };
@@ -154,17 +154,33 @@ inline Played runScript(const Script& sc, const Splitter& split) {
         }
         break;
       }
-      case Step::Timeout: d.session.onTimeout(); d.drain(); break;
-      case Step::PeerClosed: d.session.onPeerClosed(); d.drain(); break;
-      case Step::TlsUp: d.session.onTlsEstablished(); d.drain(); break;
-      case Step::Quit: d.session.quit(); d.drain(); break;
+      case Step::Timeout:
+        d.session.onTimeout();
+        d.drain();
+        break;
+      case Step::PeerClosed:
+        d.session.onPeerClosed();
+        d.drain();
+        break;
+      case Step::TlsUp:
+        d.session.onTlsEstablished();
+        d.drain();
+        break;
+      case Step::Quit:
+        d.session.quit();
+        d.drain();
+        break;
       case Step::Ack: d.ackAll(); break;
-      case Step::Submit: d.session.submit(sc.extra.at(st.index)); d.drain(); break;
+      case Step::Submit:
+        d.session.submit(sc.extra.at(st.index));
+        d.drain();
+        break;
       case Step::Deadline: {
         Deadline dl = d.session.deadline();
         if ((!dl.armed || dl.after != st.ms) && out.mismatch.empty()) {
-          out.mismatch = "step " + std::to_string(i) + ": deadline " + (dl.armed ? std::to_string(dl.after.count()) : "off") +
-                         " expected " + std::to_string(st.ms.count());
+          out.mismatch = "step " + std::to_string(i) + ": deadline " +
+                         (dl.armed ? std::to_string(dl.after.count()) : "off") + " expected " +
+                         std::to_string(st.ms.count());
         }
         break;
       }

@@ -61,8 +61,8 @@ TEST_CASE("mixed 250 / 550 / 450 to RCPT -> delivered / bounced / retried (RFC 5
   add(sc, {C(group(0, 3) + "DATA\r\n"),
            S("250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no such user\r\n450 4.2.1 try later\r\n354 go\r\n"),
            C(kBodyS + ".\r\n"), S("250 2.0.0 queued\r\n"), nothing()});
-  Played p = checkTranscript(sc, {"R m=1 i=1 P 550 5.1.1", "R m=1 i=2 T 450 4.2.1", "R m=1 i=0 D 250 2.0.0",
-                                  "done m=1"});
+  Played p =
+      checkTranscript(sc, {"R m=1 i=1 P 550 5.1.1", "R m=1 i=2 T 450 4.2.1", "R m=1 i=0 D 250 2.0.0", "done m=1"});
   CHECK(p.stats.recipientsDelivered == 1);
   CHECK(p.stats.recipientsPermanent == 1);
   CHECK(p.stats.recipientsTemporary == 1);
@@ -105,8 +105,9 @@ TEST_CASE("DATA rejected -> RSET; accepted recipients take the DATA reply's clas
     sc.config = baseConfig();
     sc.messages.push_back(makeMessage(1, 2, {kBody}));
     sc.steps = open(kEhloPipe);
-    add(sc, {C(group(0, 2) + "DATA\r\n"), S("250 ok\r\n550 5.1.1 a\r\n550 5.1.1 b\r\n554 5.5.1 no valid recipients\r\n"),
-             C("RSET\r\n"), S("250 ok\r\n"), nothing()});
+    add(sc,
+        {C(group(0, 2) + "DATA\r\n"), S("250 ok\r\n550 5.1.1 a\r\n550 5.1.1 b\r\n554 5.5.1 no valid recipients\r\n"),
+         C("RSET\r\n"), S("250 ok\r\n"), nothing()});
     checkTranscript(sc, {"R m=1 i=0 P 550 5.1.1", "R m=1 i=1 P 550 5.1.1", "done m=1"});
   }
   SUBCASE("one accepted, DATA 451") {
@@ -114,8 +115,8 @@ TEST_CASE("DATA rejected -> RSET; accepted recipients take the DATA reply's clas
     sc.config = baseConfig();
     sc.messages.push_back(makeMessage(1, 2, {kBody}));
     sc.steps = open(kEhloPipe);
-    add(sc, {C(group(0, 2) + "DATA\r\n"), S("250 ok\r\n250 ok\r\n550 5.1.1 b\r\n451 4.3.0 later\r\n"),
-             C("RSET\r\n"), S("250 ok\r\n")});
+    add(sc, {C(group(0, 2) + "DATA\r\n"), S("250 ok\r\n250 ok\r\n550 5.1.1 b\r\n451 4.3.0 later\r\n"), C("RSET\r\n"),
+             S("250 ok\r\n")});
     checkTranscript(sc, {"R m=1 i=1 P 550 5.1.1", "R m=1 i=0 T 451 4.3.0", "done m=1"});
   }
   SUBCASE("a 2xx instead of 354 delivers nothing: no content was sent") {
@@ -123,8 +124,7 @@ TEST_CASE("DATA rejected -> RSET; accepted recipients take the DATA reply's clas
     sc.config = baseConfig();
     sc.messages.push_back(makeMessage(1, 1, {kBody}));
     sc.steps = open(kEhloPipe);
-    add(sc, {C(group(0, 1) + "DATA\r\n"), S("250 ok\r\n250 ok\r\n250 2.0.0 sure\r\n"), C("RSET\r\n"),
-             S("250 ok\r\n")});
+    add(sc, {C(group(0, 1) + "DATA\r\n"), S("250 ok\r\n250 ok\r\n250 2.0.0 sure\r\n"), C("RSET\r\n"), S("250 ok\r\n")});
     checkTranscript(sc, {"R m=1 i=0 T 250 2.0.0", "done m=1"});
   }
   SUBCASE("without pipelining no DATA is sent when no recipient was accepted") {
@@ -168,8 +168,8 @@ TEST_CASE("452 4.5.3 at the 101st RCPT: the rest deferred for a new transaction 
     sc.steps = open(kEhloBasic);
     add(sc, {C(kMail), S("250 ok\r\n")});
     for (std::size_t i = 0; i < 100; ++i) add(sc, {C(rcpt(i)), S("250 2.1.5 ok\r\n")});
-    add(sc, {C(rcpt(100)), S("452 4.5.3 too many recipients\r\n"), C("DATA\r\n"), S("354 go\r\n"),
-             C(kBodyS + ".\r\n"), S("250 2.0.0 ok\r\n")});
+    add(sc, {C(rcpt(100)), S("452 4.5.3 too many recipients\r\n"), C("DATA\r\n"), S("354 go\r\n"), C(kBodyS + ".\r\n"),
+             S("250 2.0.0 ok\r\n")});
     std::vector<std::string> ev;
     ev.push_back("R m=1 i=100 T 452 4.5.3");
     for (std::size_t i = 101; i < n; ++i) ev.push_back("R m=1 i=" + std::to_string(i) + " T 452 4.5.3 na");
@@ -261,8 +261,8 @@ TEST_CASE("connection lost after the final dot: deferred and flagged as a possib
     sc.steps = open(kEhloPipe);
     add(sc, {C(group(0, 2) + "DATA\r\n"), S("250 ok\r\n250 ok\r\n550 5.1.1 no\r\n354 go\r\n"), C(kBodyS + ".\r\n"),
              peerClosed()});
-    checkTranscript(sc, {"R m=1 i=1 P 550 5.1.1", "R m=1 i=0 T 451 4.4.2 dup synth", "done m=1", "unusable 0",
-                         "closed abort"});
+    checkTranscript(
+        sc, {"R m=1 i=1 P 550 5.1.1", "R m=1 i=0 T 451 4.4.2 dup synth", "done m=1", "unusable 0", "closed abort"});
   }
   SUBCASE("BDAT LAST") {
     Script sc;
@@ -282,7 +282,9 @@ TEST_CASE("connection lost after the final dot: deferred and flagged as a possib
   }
 }
 
-TEST_CASE("deep pipelining: three transactions written before the first reply, replies matched in order (RFC 2920, RFC 3030)") {
+TEST_CASE(
+    "deep pipelining: three transactions written before the first reply, replies matched in order (RFC 2920, RFC "
+    "3030)") {
   Script sc;
   sc.config = baseConfig();
   for (MessageHandle h = 1; h <= 3; ++h) sc.messages.push_back(makeMessage(h, 2, {kBody}));
@@ -293,9 +295,9 @@ TEST_CASE("deep pipelining: three transactions written before the first reply, r
              "250 ok\r\n450 4.2.0 later\r\n250 ok\r\n250 2.0.0 two\r\n"
              "250 ok\r\n250 ok\r\n250 ok\r\n451 4.3.0 three failed\r\n"),
            C("RSET\r\n"), S("250 ok\r\n"), nothing()});
-  Played p = checkTranscript(sc, {"R m=1 i=1 P 550 5.1.1", "R m=1 i=0 D 250 2.0.0", "done m=1",
-                                  "R m=2 i=0 T 450 4.2.0", "R m=2 i=1 D 250 2.0.0", "done m=2",
-                                  "R m=3 i=0 T 451 4.3.0", "R m=3 i=1 T 451 4.3.0", "done m=3"});
+  Played p = checkTranscript(
+      sc, {"R m=1 i=1 P 550 5.1.1", "R m=1 i=0 D 250 2.0.0", "done m=1", "R m=2 i=0 T 450 4.2.0",
+           "R m=2 i=1 D 250 2.0.0", "done m=2", "R m=3 i=0 T 451 4.3.0", "R m=3 i=1 T 451 4.3.0", "done m=3"});
   CHECK(p.stats.messagesSent == 2);
 }
 
@@ -409,8 +411,8 @@ TEST_CASE("reply oddities: class mismatch, 4.7.650, bare 250, long lines, code 6
     sc.config = baseConfig();
     sc.messages.push_back(makeMessage(1, 2, {kBody}));
     sc.steps = open(kEhloPipe);
-    add(sc, {C(group(0, 2) + "DATA\r\n"), S("250 ok\r\n600 what\r\n250 ok\r\n354 go\r\n"), C(".\r\n"),
-             S("250 ok\r\n"), C("RSET\r\n"), S("250 ok\r\n")});
+    add(sc, {C(group(0, 2) + "DATA\r\n"), S("250 ok\r\n600 what\r\n250 ok\r\n354 go\r\n"), C(".\r\n"), S("250 ok\r\n"),
+             C("RSET\r\n"), S("250 ok\r\n")});
     checkTranscript(sc, {"R m=1 i=0 T 600", "R m=1 i=1 T 600", "done m=1"});
   }
   SUBCASE("code 600 without pipelining") {
