@@ -522,3 +522,47 @@ TEST_CASE("TLS handshake failure after STARTTLS 220: unusable, queued mail defer
   CHECK(d.events == std::vector<std::string>{"starttls", "R m=5 i=0 T 451 4.4.2 synth na", "done m=5", "unusable 0",
                                              "closed abort"});
 }
+
+TEST_CASE(
+    "garbage in the same read as a reply: the command written for that reply is dropped, never sent (RFC 5321 §4.2)") {
+  Driver d(baseConfig(), true);
+  d.session.submit(makeMessage(1, 2, {kBody}));
+  d.session.onConnected();
+  d.session.onBytes(kGreeting);
+  d.session.onBytes(kEhloBasic);
+  d.session.onBytes("250 ok\r\n");
+  d.drain();
+  CHECK(d.wire == kEhlo + kMail + rcpt(0));
+  // The 250 makes the session write RCPT #2; the garbage right behind it kills the connection before the
+  // caller takes that write, so it is dropped (and the recipient counts as never attempted).
+  d.session.onBytes("250 ok\r\nxyz\r\n");
+  d.drain();
+  CHECK(d.wire == kEhlo + kMail + rcpt(0));
+  CHECK(d.events == std::vector<std::string>{"R m=1 i=0 T 451 4.4.2 synth", "R m=1 i=1 T 451 4.4.2 synth", "done m=1",
+                                             "unusable 0", "closed abort"});
+}
+
+TEST_CASE("HELO rejected after the fallback: QUIT, unusable (RFC 5321 §4.1.1.1)") {
+  Script sc;
+  sc.config = baseConfig();
+  sc.steps = {S(kGreeting),  C(kEhlo),        S("502 no\r\n"), C(kHelo), S("550 5.7.1 go away\r\n"),
+              C("QUIT\r\n"), S("221 bye\r\n")};
+  checkTranscript(sc, {"unusable 550", "closed graceful"});
+}
+
+TEST_CASE("data block timeout: a body write that never completes (RFC 5321 §4.5.3.2)") {
+  Script sc;
+  sc.config = baseConfig();
+  sc.autoAck = false;
+  sc.messages.push_back(makeMessage(1, 1, {kBody}));
+  sc.steps = {S(kGreeting),
+              C(kEhlo),
+              S("250-mx.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+              C(kMail + rcpt(0) + "BDAT " + std::to_string(sizeof(kBody) - 1) + " LAST\r\n" + kBody),
+              deadlineIs(std::chrono::seconds(180)),
+              timeout(),
+              nothing()};
+  // The write holding BDAT LAST was handed out: possibly delivered. MessageDone waits until the caller reports
+  // that write finished (here when the harness acknowledges it at the end), since it points into the body.
+  checkTranscript(sc, {"R m=1 i=0 T 451 4.4.2 dup synth", "unusable 0", "closed abort", "done m=1"});
+}
