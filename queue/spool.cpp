@@ -237,6 +237,7 @@ Status Spool::recordOutcome(MessageId id, std::uint16_t rcpt, Outcome outcome, s
 Result<MessageView> Spool::lookup(MessageId id) const {
   MessageView v;
   IndexEntry e;
+  std::span<const std::byte> bytes;
   {
     std::lock_guard<std::mutex> lk(mu_);
     const IndexEntry* p = const_cast<MessageTable&>(table_).find(id);
@@ -245,11 +246,11 @@ Result<MessageView> Spool::lookup(MessageId id) const {
     auto it = segments_.find(e.segment);
     if (it == segments_.end()) return Status(kErrCorrupt, "lookup: segment of message " + std::to_string(id) + " missing");
     v.pin_ = it->second;
+    bytes = it->second->bytes();  // the used length changes under the lock only
     v.pending_.resize(e.rcptCount);
     for (std::uint16_t i = 0; i < e.rcptCount; ++i) v.pending_[i] = !isFinalLocked(e, i);
   }
   // Decode (and re-verify the checksum) outside the lock: the pin keeps the mapping alive.
-  auto bytes = v.pin_->bytes();
   if (static_cast<std::size_t>(e.offset) + e.length > bytes.size())
     return Status(kErrCorrupt, "lookup: message " + std::to_string(id) + " lies past the end of its segment");
   if (decodeRecord(bytes.subspan(e.offset, e.length), v.rec_) != DecodeOutcome::Ok || v.rec_.id != id)
