@@ -110,6 +110,7 @@ Result<MessageId> Spool::append(const MessageIn& msgIn, DurableCallback onDurabl
     failLocked(st.code() == ENOSPC || st.code() == EDQUOT ? Health::DiskFull : Health::Failed, st);
     return st;
   }
+  if (health_.state == Health::DiskFull) health_ = HealthReport{};  // a write fitted again
   ++nextId_;
   ++active_->unacked;
   ++counters_.appends;
@@ -224,6 +225,7 @@ Status Spool::recordOutcome(MessageId id, std::uint16_t rcpt, Outcome outcome, s
     failLocked(st.code() == ENOSPC || st.code() == EDQUOT ? Health::DiskFull : Health::Failed, st);
     return st;
   }
+  if (health_.state == Health::DiskFull) health_ = HealthReport{};
   applyJournal(r);
   ++counters_.outcomes;
   CommitItem item;

@@ -130,7 +130,12 @@ struct FaultyIo : IoOps {
     }
     return IoOps::open(path, flags, mode);
   }
+  std::atomic<bool> shortWriteThenErr{false};  // next write stores half its first buffer, the one after fails
   ssize_t pwritev(int fd, const struct iovec* iov, int n, off_t off) override {
+    if (shortWriteThenErr.exchange(false)) {
+      writeErr = ENOSPC;
+      return ::pwrite(fd, iov[0].iov_base, iov[0].iov_len / 2, off);
+    }
     if (writeErr) {
       errno = writeErr;
       return -1;

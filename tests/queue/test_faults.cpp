@@ -113,6 +113,46 @@ TEST_CASE("ENOSPC while preallocating a segment refuses the append and clears wh
   CHECK(sp.health().state == Health::Ok);
 }
 
+TEST_CASE("a write cut short by ENOSPC is overwritten by the next append; EIO on write fails the spool") {
+  TempDir d;
+  FaultyIo io;
+  auto o = testOptions(d.path);
+  o.io = &io;
+  std::vector<MessageId> acked;
+  {
+    auto s = Spool::open(o);
+    REQUIRE(s.isOk());
+    Spool& sp = *s.value();
+    acked = appendAll(sp, 3);
+    REQUIRE(acked.size() == 3);
+    io.shortWriteThenErr = true;
+    auto m = makeMessage(50);
+    auto r = sp.append(m.in(), {});
+    REQUIRE_FALSE(r.isOk());
+    CHECK(r.status().code() == ENOSPC);
+    CHECK(sp.health().state == Health::DiskFull);
+    io.writeErr = 0;
+    auto more = appendAll(sp, 2, 3);
+    REQUIRE(more.size() == 2);
+    acked.insert(acked.end(), more.begin(), more.end());
+    CHECK(sp.health().state == Health::Ok);
+    io.writeErr = EIO;
+    CHECK(sp.append(m.in(), {}).status().code() == EIO);
+    CHECK(sp.health().state == Health::Failed);
+    io.writeErr = 0;
+    CHECK(sp.append(m.in(), {}).status().code() == kErrUnhealthy);
+  }
+  auto s = Spool::open(testOptions(d.path));
+  REQUIRE(s.isOk());
+  CHECK(s.value()->stats().liveMessages == 5);
+  CHECK(s.value()->stats().corruptRecordsSkipped == 0);
+  for (std::size_t i = 0; i < acked.size(); ++i) {
+    auto v = s.value()->lookup(acked[i]);
+    REQUIRE(v.isOk());
+    CHECK(v.value().body() == makeMessage(i).body);
+  }
+}
+
 TEST_CASE("ENOSPC growing the journal refuses the outcome and leaves state unchanged") {
   TempDir d;
   FaultyIo io;
