@@ -235,3 +235,18 @@ TEST_CASE("the BDAT window: no more than maxUnackedBdatBytes handed out ahead of
   for (char c : d.wire) bodyOctets += c == 'b';
   CHECK(bodyOctets == 100);
 }
+
+TEST_CASE(
+    "a NUL byte and a header line over 998 octets are carried, not repaired: a relay does not fix mail (RFC 5321 "
+    "§6.4)") {
+  const std::string body =
+      std::string("X-Long: ") + std::string(1200, 'h') + "\r\n\r\nnul:" + std::string(1, '\0') + ":end\r\n";
+  CHECK(sendOverData({body}, baseConfig()) == body + ".\r\n");
+  Driver d(baseConfig(), true);
+  d.session.submit(makeMessage(1, 1, {body}));
+  d.session.onConnected();
+  d.session.onBytes(kGreeting);
+  d.session.onBytes(kEhloChunk);
+  d.drain();
+  CHECK(d.wire == kPrefix + "BDAT " + std::to_string(body.size()) + " LAST\r\n" + body);
+}
