@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <stdexcept>
 #include <variant>
@@ -31,7 +33,7 @@ class WireReader {
   // Adds one chunk and parses as far as possible.
   void add(const WireChunk& c) {
     log_.dump += c.fromClient ? "C: " : "S: ";
-    log_.dump += c.bytes.size() > 300 ? c.bytes.substr(0, 300) + "...(" + std::to_string(c.bytes.size()) + ")"
+    log_.dump += c.bytes.size() > 2000 ? c.bytes.substr(0, 2000) + "...(" + std::to_string(c.bytes.size()) + ")"
                                       : c.bytes;
     if (log_.dump.empty() || log_.dump.back() != '\n') log_.dump += '\n';
     if (c.fromClient) {
@@ -242,7 +244,12 @@ std::vector<std::string> WireLog::lines(const std::string& verb) const {
 WireLog analyse(const std::vector<WireChunk>& wire) {
   WireReader r;
   for (const auto& c : wire) r.add(c);
-  return r.take();
+  WireLog log = r.take();
+  // SLUICE_INTEROP_TRACE=1 prints every transcript, for looking at a peer's behaviour.
+  if (const char* t = std::getenv("SLUICE_INTEROP_TRACE"); t != nullptr && *t != '\0' && *t != '0') {
+    std::fprintf(stderr, "---- transcript\n%s", log.dump.c_str());
+  }
+  return log;
 }
 
 // Finds one recipient's result.

@@ -156,3 +156,95 @@ TEST_CASE("Postfix without CHUNKING: DATA path with dot-stuffing, pipelined, del
 
   checkMaildir(pf, b);
 }
+
+namespace {
+
+// Postfix's own per-recipient decisions, made without DNS: an access table rejecting one address and deferring
+// another, and the non-FQDN check (504 5.5.2).
+const char kRestrictions[] =
+    "smtpd_recipient_restrictions = check_recipient_access inline:{ bad@x.test=REJECT, tmp@x.test=DEFER },"
+    " reject_non_fqdn_recipient, permit\n";
+
+// Message 1: mixed recipients; message 2: only a rejected one; message 3: one good recipient after that failure.
+std::vector<OutboundMessage> mixedMessages(const std::string& body) {
+  return {message(1, {"ok1@dest.test", "bad@x.test", "tmp@x.test", "user@nofqdn", "ok2@dest.test"}, body),
+          message(2, {"bad@x.test"}, body), message(3, {"ok3@dest.test"}, body)};
+}
+
+// Checks the per-recipient outcomes of mixedMessages() and the Maildir copies (RFC 5321 §4.2.1, §6.1).
+void checkMixed(const PostfixPeer& pf, const ClientRun& run, const WireLog& log, const std::string& body) {
+  INFO(log.dump);
+  REQUIRE(run.error.empty());
+  CHECK(run.unusable.empty());
+  CHECK(run.graceful);
+  REQUIRE(run.results.size() == 7);
+  CHECK(run.result(1, 0).outcome == Outcome::Delivered);
+  CHECK(run.result(1, 0).reply.code == 250);
+  CHECK(run.result(1, 1).outcome == Outcome::PermanentFailure);
+  CHECK(run.result(1, 1).reply.code == 554);  // access REJECT: access_map_reject_code
+  CHECK(run.result(1, 1).reply.enhanced.str() == "5.7.1");
+  CHECK(run.result(1, 1).reply.firstLine().find("<bad@x.test>: Recipient address rejected") != std::string::npos);
+  CHECK(run.result(1, 2).outcome == Outcome::TemporaryFailure);
+  CHECK(run.result(1, 2).reply.code == 450);  // access DEFER: access_map_defer_code
+  CHECK(run.result(1, 2).reply.enhanced.str() == "4.7.1");
+  CHECK(run.result(1, 3).outcome == Outcome::PermanentFailure);
+  CHECK(run.result(1, 3).reply.code == 504);  // reject_non_fqdn_recipient
+  CHECK(run.result(1, 3).reply.enhanced.str() == "5.5.2");
+  CHECK(run.result(1, 4).outcome == Outcome::Delivered);
+  CHECK(run.result(2, 0).outcome == Outcome::PermanentFailure);
+  CHECK(run.result(2, 0).reply.code == 554);
+  CHECK(run.result(3, 0).outcome == Outcome::Delivered);
+  for (const auto& r : run.results) {
+    CHECK_FALSE(r.synthesized);
+    CHECK_FALSE(r.possibleDuplicate);
+    CHECK(r.attempted);
+  }
+  CHECK(run.done.size() == 3);
+  CHECK(run.stats.recipientsDelivered == 3);
+  CHECK(run.stats.recipientsPermanent == 3);
+  CHECK(run.stats.recipientsTemporary == 1);
+  CHECK(run.stats.messagesSent == 2);
+
+  const auto got = byRecipient(pf.waitDeliveries(3, Millis(10000)));
+  CHECK(got.size() == 3);
+  for (const char* r : {"ok1@dest.test", "ok2@dest.test", "ok3@dest.test"}) {
+    INFO(r);
+    REQUIRE(got.count(r) == 1);
+    CHECK(got.at(r).message == crlfToLf(body));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Postfix per-recipient outcomes, pipelined BDAT: 250 / 554 / 450 / 504, all-rejected message, then a good "
+          "one (RFC 5321 §4.2.1, §6.1, RFC 2920 §3.1, RFC 3030 §4)") {
+  PostfixPeer pf(kRestrictions);
+  REQUIRE_MESSAGE(pf.running(), pf.startOutput());
+  const std::string body = kDotBody;
+  const ClientRun run = runClient(pf.port(), clientConfig(), mixedMessages(body));
+  const WireLog log = analyse(run.wire);
+  checkMixed(pf, run, log, body);
+  INFO(log.dump);
+  CHECK(log.count("BDAT") == 3);
+  CHECK(log.count("RCPT TO:") == 7);
+  // The all-rejected transaction was followed by RSET before the next MAIL.
+  CHECK(log.count("RSET") >= 1);
+}
+
+TEST_CASE("Postfix per-recipient outcomes without PIPELINING: one command at a time, no DATA when all RCPTs failed "
+          "(RFC 5321 §3.3, §4.2.1, RFC 2920 §3.1)") {
+  PostfixPeer pf(kRestrictions);
+  REQUIRE_MESSAGE(pf.running(), pf.startOutput());
+  const std::string body = kDotBody;
+  const ClientRun run = runClient(pf.plainPort(), clientConfig(), mixedMessages(body));
+  const WireLog log = analyse(run.wire);
+  checkMixed(pf, run, log, body);
+  INFO(log.dump);
+  CHECK_FALSE(run.caps.pipelining);
+  CHECK_FALSE(run.caps.chunking);
+  CHECK_FALSE(run.caps.eightBitMime);
+  CHECK(log.maxOutstanding == 1);  // never a second command before the reply to the first
+  CHECK(log.count("DATA") == 2);   // message 2 had no accepted recipient: no DATA
+  CHECK(log.count("BDAT") == 0);
+  CHECK(log.count("RSET") >= 1);
+}
