@@ -1,6 +1,7 @@
 // recovery.cpp: opening a spool. Takes the directory lock, scans every segment (torn tails truncated, corrupt
 // records skipped and logged, duplicate copies left by an interrupted compaction ignored), replays the newest
-// complete journal, rebuilds the index and due heap, writes a fresh checkpoint and starts the committer.
+// complete journal, rebuilds the index and due heap, writes a fresh checkpoint and starts the committer. Segment
+// scans run in parallel (one thread per core); everything that touches spool state runs on the opening thread.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,6 +11,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <future>
+#include <thread>
 
 #include "queue/spool.hpp"
 
@@ -97,64 +100,118 @@ Status Spool::recover() {
   return Status();
 }
 
+namespace {
+
+// One good record found by a scan, in the order found.
+struct FoundRecord {
+  std::uint64_t id;
+  std::int64_t arrivalMs;
+  std::uint32_t offset;
+  std::uint32_t length;
+  std::uint16_t rcptCount;
+};
+
+// What scanning one segment file found; produced on a worker thread, applied on the recovering thread.
+struct ScannedSegment {
+  Status error;                  // could not open or map: recovery stops
+  std::shared_ptr<Segment> seg;  // null if the header was bad
+  bool blankHeader = false;      // header never written (crash during creation)
+  std::string headerProblem;
+  std::vector<FoundRecord> records;
+  std::vector<std::size_t> corruptOffsets;
+  ScanSummary summary;
+};
+
+// Opens, validates and scans one segment (CRC of every record). Touches no spool state, so it can run in parallel.
+ScannedSegment scanOne(IoOps& io, const std::string& dir, std::uint32_t id) {
+  ScannedSegment out;
+  auto opened = Segment::openExisting(io, dir, id);
+  if (!opened) {
+    out.error = opened.status();
+    return out;
+  }
+  std::shared_ptr<Segment> seg = opened.value();
+  auto bytes = seg->bytes();
+  auto header = decodeSegmentHeader(bytes);
+  if (!header || header.value().segmentId != id) {
+    out.blankHeader = bytes.size() < kSegmentHeaderSize ||
+                      std::all_of(bytes.begin(), bytes.begin() + kSegmentHeaderSize,
+                                  [](std::byte b) { return b == std::byte{0}; });
+    out.headerProblem = header ? std::string("header names another segment") : header.status().message();
+    out.seg = seg;  // kept only for its path; not indexed
+    return out;
+  }
+  out.summary = scanSegment(
+      bytes,
+      [&](std::size_t off, const RecordView& v) {
+        out.records.push_back(FoundRecord{v.id, v.arrivalMs, static_cast<std::uint32_t>(off), v.length, v.rcptCount});
+      },
+      [&](std::size_t off) { out.corruptOffsets.push_back(off); });
+  out.seg = seg;
+  return out;
+}
+
+}  // namespace
+
 Status Spool::recoverSegments(std::vector<std::uint32_t> ids) {
-  for (std::uint32_t id : ids) {
-    auto opened = Segment::openExisting(io_, opts_.dir, id);
-    if (!opened) return opened.status();
-    std::shared_ptr<Segment> seg = opened.value();
-    auto bytes = seg->bytes();
-    auto header = decodeSegmentHeader(bytes);
-    if (!header || header.value().segmentId != id) {
-      // A crash while creating a segment leaves a header that was never synced; nothing in it was acknowledged
-      // (the header is synced before the first append). Anything else is set aside for inspection, not deleted.
-      bool blank = bytes.size() < kSegmentHeaderSize ||
-                   std::all_of(bytes.begin(), bytes.begin() + kSegmentHeaderSize, [](std::byte b) { return b == std::byte{0}; });
-      std::string why = header ? std::string("header names another segment") : header.status().message();
-      if (blank) {
-        log("segment " + seg->path() + ": unfinished creation, removed");
-        io_.unlink(seg->path().c_str());
-      } else {
-        log("segment " + seg->path() + ": " + why + "; renamed to .corrupt");
-        io_.rename(seg->path().c_str(), (seg->path() + ".corrupt").c_str());
-      }
+  // Scanning (reading and checksumming every byte) runs on up to one thread per core, a window of segments at a
+  // time; results are applied strictly in segment order so the first copy of a duplicated id still wins.
+  std::size_t window = std::max(1u, std::thread::hardware_concurrency());
+  for (std::size_t base = 0; base < ids.size(); base += window) {
+    std::vector<std::future<ScannedSegment>> work;
+    for (std::size_t k = base; k < ids.size() && k < base + window; ++k)
+      work.push_back(std::async(std::launch::async, scanOne, std::ref(io_), std::cref(opts_.dir), ids[k]));
+    for (std::size_t k = 0; k < work.size(); ++k) {
+      std::uint32_t id = ids[base + k];
+      ScannedSegment sc = work[k].get();
+      if (!sc.error) return sc.error;
       nextSegmentId_ = std::max(nextSegmentId_, id + 1);
-      continue;
+      std::shared_ptr<Segment> seg = sc.seg;
+      if (!sc.headerProblem.empty()) {
+        // A crash while creating a segment leaves a header that was never synced; nothing in it was acknowledged
+        // (the header is synced before the first append). Anything else is set aside for inspection, not deleted.
+        if (sc.blankHeader) {
+          log("segment " + seg->path() + ": unfinished creation, removed");
+          io_.unlink(seg->path().c_str());
+        } else {
+          log("segment " + seg->path() + ": " + sc.headerProblem + "; renamed to .corrupt");
+          io_.rename(seg->path().c_str(), (seg->path() + ".corrupt").c_str());
+        }
+        continue;
+      }
+      for (const FoundRecord& f : sc.records) {
+        IndexEntry e;
+        e.id = f.id;
+        e.nextAttemptMs = f.arrivalMs;
+        e.segment = id;
+        e.offset = f.offset;
+        e.length = f.length;
+        e.rcptCount = f.rcptCount;
+        e.pending = f.rcptCount;
+        if (f.id >= nextId_) nextId_ = f.id + 1;
+        auto [p, inserted] = table_.insert(e);
+        if (!inserted) {  // the older copy wins; this one came from an interrupted compaction
+          seg->dupBytes += paddedLength(f.length);
+          continue;
+        }
+        seg->liveMessages += 1;
+        seg->liveBytes += paddedLength(f.length);
+        counters_.liveMessages += 1;
+        counters_.pendingRecipients += f.rcptCount;
+      }
+      for (std::size_t off : sc.corruptOffsets) {
+        log("segment " + seg->path() + ": skipped corrupt record at offset " + std::to_string(off));
+        ++counters_.corruptRecordsSkipped;
+      }
+      if (sc.summary.tornTail) {
+        log("segment " + seg->path() + ": torn tail at offset " + std::to_string(sc.summary.validEnd) + " truncated");
+        ++counters_.tornTailsTruncated;
+      }
+      if (sc.summary.validEnd < seg->used()) {
+        if (Status st = seg->truncateAndSeal(sc.summary.validEnd); !st) return st;
+      }
+      segments_[id] = seg;
     }
-    ScanSummary sum = scanSegment(
-        bytes,
-        [&](std::size_t off, const RecordView& v) {
-          IndexEntry e;
-          e.id = v.id;
-          e.nextAttemptMs = v.arrivalMs;
-          e.segment = id;
-          e.offset = static_cast<std::uint32_t>(off);
-          e.length = v.length;
-          e.rcptCount = v.rcptCount;
-          e.pending = v.rcptCount;
-          if (v.id >= nextId_) nextId_ = v.id + 1;
-          auto [p, inserted] = table_.insert(e);
-          if (!inserted) {  // the older copy wins; this one came from an interrupted compaction
-            seg->dupBytes += paddedLength(v.length);
-            return;
-          }
-          seg->liveMessages += 1;
-          seg->liveBytes += paddedLength(v.length);
-          counters_.liveMessages += 1;
-          counters_.pendingRecipients += v.rcptCount;
-        },
-        [&](std::size_t off) {
-          log("segment " + seg->path() + ": skipped corrupt record at offset " + std::to_string(off));
-          ++counters_.corruptRecordsSkipped;
-        });
-    if (sum.tornTail) {
-      log("segment " + seg->path() + ": torn tail at offset " + std::to_string(sum.validEnd) + " truncated");
-      ++counters_.tornTailsTruncated;
-    }
-    if (sum.validEnd < seg->used()) {
-      if (Status st = seg->truncateAndSeal(sum.validEnd); !st) return st;
-    }
-    segments_[id] = seg;
-    nextSegmentId_ = std::max(nextSegmentId_, id + 1);
   }
   return Status();
 }
