@@ -1,0 +1,206 @@
+// test_client_postfix_limits.cpp: ClientSession against a private Postfix instance configured with limits: the
+// message size limit (RFC 1870, declared and undeclared, BDAT and DATA), the recipient limit (452 4.5.3, RFC 5321
+// §4.5.3.1.10), the session's own recipient split, and a strict peer that refuses bare LF (RFC 5321 §2.3.8).
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/interop/bodies.hpp"
+#include "tests/interop/driver.hpp"
+#include "tests/interop/peers.hpp"
+
+using namespace sluice::smtp;
+using namespace sluice::interop;
+
+namespace {
+
+// Limits small enough to reach from a test, and a strict bare-newline policy for every client (the exclusions
+// default to $mynetworks, which holds 127.0.0.1).
+const char kLimits[] =
+    "message_size_limit = 20000\n"
+    "smtpd_recipient_limit = 2\n"
+    "smtpd_forbid_bare_newline = reject\n"
+    "smtpd_forbid_bare_newline_exclusions =\n";
+
+// Counts Maildir copies per recipient.
+std::map<std::string, int> copies(const std::vector<PostfixDelivery>& ds) {
+  std::map<std::string, int> m;
+  for (const auto& d : ds) ++m[d.deliveredTo];
+  return m;
+}
+
+// Checks that the run ended cleanly (QUIT answered) with no driver error.
+void checkClean(const ClientRun& run, const WireLog& log) {
+  INFO(log.dump);
+  REQUIRE(run.error.empty());
+  CHECK(run.unusable.empty());
+  CHECK(run.graceful);
+  CHECK_FALSE(log.malformed);
+  REQUIRE_FALSE(log.replies.empty());
+  CHECK(log.replies.back() == 221);
+}
+
+// One over-limit message with SIZE declared, one over-limit without, then a small one on the same connection.
+std::vector<OutboundMessage> sizeMessages(const std::string& big) {
+  std::vector<OutboundMessage> ms;
+  ms.push_back(message(1, {"declared@dest.test"}, big));
+  ms.back().params.size = big.size();
+  ms.push_back(message(2, {"undeclared@dest.test"}, big));
+  ms.push_back(message(3, {"small@dest.test"}, kDotBody));
+  return ms;
+}
+
+// Checks the size-limit outcomes: 552 5.3.4 for both big messages, the small one delivered after them.
+void checkSizeOutcomes(const PostfixPeer& pf, const ClientRun& run, const WireLog& log) {
+  checkClean(run, log);
+  INFO(log.dump);
+  CHECK(run.caps.size);
+  CHECK(run.caps.sizeLimit == 20000);
+  REQUIRE(run.results.size() == 3);
+  for (MessageHandle h : {1, 2}) {
+    INFO("message " << h);
+    const RecipientResult& r = run.result(h, 0);
+    CHECK(r.outcome == Outcome::PermanentFailure);
+    CHECK(r.reply.code == 552);
+    CHECK(r.reply.enhanced.str() == "5.3.4");
+  }
+  CHECK(run.result(3, 0).outcome == Outcome::Delivered);
+  CHECK(run.done.size() == 3);
+  // The declared size went on MAIL (RFC 1870 §6), the undeclared message had none.
+  const auto mails = log.lines("MAIL FROM:");
+  REQUIRE(mails.size() >= 2);
+  CHECK(mails[0].find("SIZE=") != std::string::npos);
+  const auto got = copies(pf.waitDeliveries(1, Millis(10000)));
+  CHECK(got == std::map<std::string, int>{{"small@dest.test", 1}});
+}
+
+}  // namespace
+
+TEST_CASE("Postfix SIZE limit with BDAT: 552 5.3.4 for declared and undeclared oversize, the next message still "
+          "delivered (RFC 1870 §6, RFC 3030 §4)") {
+  PostfixPeer pf(kLimits);
+  REQUIRE_MESSAGE(pf.running(), pf.startOutput());
+  const std::string big = largeBody(60);  // about 54 KB
+  const ClientRun run = runClient(pf.port(), clientConfig(), sizeMessages(big));
+  const WireLog log = analyse(run.wire);
+  checkSizeOutcomes(pf, run, log);
+  CHECK(run.caps.chunking);
+}
+
+TEST_CASE("Postfix SIZE limit with DATA: 552 5.3.4 at MAIL or after the final dot, then delivered (RFC 1870 §6, "
+          "RFC 5321 §4.1.1.4)") {
+  PostfixPeer pf(kLimits);
+  REQUIRE_MESSAGE(pf.running(), pf.startOutput());
+  const std::string big = largeBody(60);
+  const ClientRun run = runClient(pf.noChunkingPort(), clientConfig(), sizeMessages(big));
+  const WireLog log = analyse(run.wire);
+  checkSizeOutcomes(pf, run, log);
+  CHECK_FALSE(run.caps.chunking);
+  // The declared oversize message sent no content: its MAIL was refused, so its pipelined DATA got 503, no 354.
+  CHECK(log.count("DATA") == 3);
+  CHECK(log.bodies.size() == 2);
+}
+
+TEST_CASE("Postfix recipient limit, pipelined: 452 4.5.3 for the recipients past the limit, temporary, attempted "
+          "(RFC 5321 §4.5.3.1.10, RFC 2920 §3.1)") {
+  PostfixPeer pf(kLimits);
+  REQUIRE_MESSAGE(pf.running(), pf.startOutput());
+  const ClientRun run = runClient(pf.port(), clientConfig(),
+                                  {message(1, {"p1@dest.test", "p2@dest.test", "p3@dest.test", "p4@dest.test"},
+                                           kTinyBody)});
+  const WireLog log = analyse(run.wire);
+  checkClean(run, log);
+  INFO(log.dump);
+  REQUIRE(run.results.size() == 4);
+  CHECK(run.result(1, 0).outcome == Outcome::Delivered);
+  CHECK(run.result(1, 1).outcome == Outcome::Delivered);
+  for (std::uint32_t i : {2u, 3u}) {
+    const RecipientResult& r = run.result(1, i);
+    CHECK(r.outcome == Outcome::TemporaryFailure);
+    CHECK(r.reply.code == 452);
+    CHECK(r.reply.enhanced.str() == "4.5.3");
+    CHECK(r.attempted);
+  }
+  CHECK(log.count("RCPT TO:") == 4);
+  const auto got = copies(pf.waitDeliveries(2, Millis(10000)));
+  CHECK(got == std::map<std::string, int>{{"p1@dest.test", 1}, {"p2@dest.test", 1}});
+}
+
+TEST_CASE("Postfix recipient limit without PIPELINING: after 452 4.5.3 no further RCPT, the rest not attempted "
+          "(RFC 5321 §4.5.3.1.10)") {
+  PostfixPeer pf(kLimits);
+  REQUIRE_MESSAGE(pf.running(), pf.startOutput());
+  const ClientRun run = runClient(pf.plainPort(), clientConfig(),
+                                  {message(1, {"p1@dest.test", "p2@dest.test", "p3@dest.test", "p4@dest.test"},
+                                           kTinyBody)});
+  const WireLog log = analyse(run.wire);
+  checkClean(run, log);
+  INFO(log.dump);
+  REQUIRE(run.results.size() == 4);
+  CHECK(run.result(1, 0).outcome == Outcome::Delivered);
+  CHECK(run.result(1, 1).outcome == Outcome::Delivered);
+  CHECK(run.result(1, 2).outcome == Outcome::TemporaryFailure);
+  CHECK(run.result(1, 2).reply.code == 452);
+  CHECK(run.result(1, 2).attempted);
+  CHECK(run.result(1, 3).outcome == Outcome::TemporaryFailure);
+  CHECK_FALSE(run.result(1, 3).attempted);
+  CHECK(log.count("RCPT TO:") == 3);
+  CHECK(log.maxOutstanding == 1);
+  const auto got = copies(pf.waitDeliveries(2, Millis(10000)));
+  CHECK(got == std::map<std::string, int>{{"p1@dest.test", 1}, {"p2@dest.test", 1}});
+}
+
+TEST_CASE("Recipient split: maxRecipientsPerTransaction 2 under Postfix's limit 2, five recipients in three "
+          "pipelined transactions, one MessageDone, one copy each (RFC 5321 §4.5.3.1.8)") {
+  PostfixPeer pf(kLimits);
+  REQUIRE_MESSAGE(pf.running(), pf.startOutput());
+  ClientConfig cfg = clientConfig();
+  cfg.maxRecipientsPerTransaction = 2;
+  const std::vector<std::string> rcpts{"s1@dest.test", "s2@dest.test", "s3@dest.test", "s4@dest.test",
+                                       "s5@dest.test"};
+  const ClientRun run = runClient(pf.port(), cfg, {message(1, rcpts, kUtf8Body, BodyType::EightBitMime)});
+  const WireLog log = analyse(run.wire);
+  checkClean(run, log);
+  INFO(log.dump);
+  REQUIRE(run.results.size() == 5);
+  for (const auto& r : run.results) CHECK(r.outcome == Outcome::Delivered);
+  CHECK(run.done == std::vector<MessageHandle>{1});
+  CHECK(run.stats.transactions == 3);
+  CHECK(log.count("MAIL FROM:") == 3);
+  CHECK(log.count("BDAT") == 3);
+  const auto ds = pf.waitDeliveries(5, Millis(10000));
+  std::map<std::string, int> want;
+  for (const auto& r : rcpts) want[r] = 1;
+  CHECK(copies(ds) == want);
+  for (const auto& d : ds) CHECK(d.message == crlfToLf(kUtf8Body));
+}
+
+TEST_CASE("Strict Postfix refusing bare LF: the DATA path repairs bare LF / CR and is accepted; the same bytes by "
+          "BDAT (sent verbatim, the caller's contract) get 550 5.5.2 (RFC 5321 §2.3.8)") {
+  PostfixPeer pf(kLimits);
+  REQUIRE_MESSAGE(pf.running(), pf.startOutput());
+  const std::string bare = "Subject: bare\r\n\r\nline one\nline two\rline three\r\n";
+
+  const ClientRun data = runClient(pf.noChunkingPort(), clientConfig(), {message(1, {"bare@dest.test"}, bare)});
+  const WireLog dataLog = analyse(data.wire);
+  checkClean(data, dataLog);
+  INFO(dataLog.dump);
+  REQUIRE(data.results.size() == 1);
+  CHECK(data.results[0].outcome == Outcome::Delivered);
+  REQUIRE(dataLog.bodies.size() == 1);
+  CHECK(dataLog.bodies[0] == "Subject: bare\r\n\r\nline one\r\nline two\r\nline three\r\n");
+  const auto ds = pf.waitDeliveries(1, Millis(10000));
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].message == "Subject: bare\n\nline one\nline two\nline three\n");
+
+  const ClientRun bdat = runClient(pf.port(), clientConfig(), {message(2, {"bare2@dest.test"}, bare)});
+  const WireLog bdatLog = analyse(bdat.wire);
+  checkClean(bdat, bdatLog);
+  INFO(bdatLog.dump);
+  REQUIRE(bdat.results.size() == 1);
+  CHECK(bdat.results[0].outcome == Outcome::PermanentFailure);
+  CHECK(bdat.results[0].reply.code == 550);
+  CHECK(bdat.results[0].reply.enhanced.str() == "5.5.2");
+}
