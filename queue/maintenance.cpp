@@ -142,6 +142,7 @@ Status Spool::maintain() {
   std::vector<std::shared_ptr<Segment>> dead, sparse;
   for (const auto& [id, seg] : segments_) {
     if (!seg->sealed() || seg->unacked > 0) continue;
+    seg->releaseFd();  // sealed and fully synced: only the mapping is still needed
     if (seg->liveMessages == 0) dead.push_back(seg);
     else if (static_cast<double>(seg->liveBytes) < opts_.compactBelowLiveRatio * static_cast<double>(seg->used()))
       sparse.push_back(seg);

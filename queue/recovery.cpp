@@ -210,6 +210,7 @@ Status Spool::recoverSegments(std::vector<std::uint32_t> ids) {
       if (sc.summary.validEnd < seg->used()) {
         if (Status st = seg->truncateAndSeal(sc.summary.validEnd); !st) return st;
       }
+      seg->releaseFd();  // never written again; the mapping is all readers need
       segments_[id] = seg;
     }
   }

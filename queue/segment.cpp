@@ -68,8 +68,15 @@ Status Segment::append(const struct iovec* iov, int iovcnt, std::size_t bytes, s
 }
 
 Status Segment::sync() {
+  std::lock_guard<std::mutex> lk(fdMu_);
+  if (!fd_.valid()) return Status();
   if (io_.fdatasync(fd_.get()) != 0) return Status::fromErrno(errno, "sync segment " + path_);
   return Status();
+}
+
+void Segment::releaseFd() {
+  std::lock_guard<std::mutex> lk(fdMu_);
+  if (sealed_) fd_ = Fd();
 }
 
 Status Segment::seal() {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 
@@ -31,8 +32,11 @@ class Segment {
   Status append(const struct iovec* iov, int iovcnt, std::size_t bytes, std::uint32_t& offsetOut);
   // Bytes still free for records.
   std::uint64_t room() const { return capacity_ > end_ ? capacity_ - end_ : 0; }
-  // Makes all appended bytes durable (fdatasync).
+  // Makes all appended bytes durable (fdatasync). After releaseFd() there is nothing left to sync: returns ok.
   Status sync();
+  // Closes the file descriptor of a sealed segment whose every write is already synced; the mapping stays. Keeps a
+  // large spool from needing one descriptor per segment. Caller holds the spool lock.
+  void releaseFd();
   // Marks the segment immutable and trims the file to its used length.
   Status seal();
   // Recovery: trims the file to end (dropping a torn tail), syncs it and marks the segment sealed.
@@ -58,6 +62,7 @@ class Segment {
  private:
   Segment(IoOps& io, Fd fd, std::string path, std::uint32_t id) : io_(io), fd_(std::move(fd)), path_(std::move(path)), id_(id) {}
   IoOps& io_;
+  std::mutex fdMu_;  // guards fd_ between the committer's sync() and releaseFd()
   Fd fd_;
   Mapping map_;
   std::string path_;

@@ -3,6 +3,8 @@
 // segment left half-created is removed.
 #include <doctest/doctest.h>
 
+#include <dirent.h>
+
 #include "queue_test_support.hpp"
 
 using namespace sluice::queue;
@@ -155,4 +157,42 @@ TEST_CASE("recovery rebuilds a spool spanning many segments") {
   REQUIRE(s.isOk());
   CHECK(s.value()->stats().recoveredMessages == 600);
   expectBodies(*s.value(), ids, 0, 700);
+}
+
+namespace {
+
+// Number of open file descriptors of this process.
+int openFds() {
+  int n = 0;
+  DIR* d = ::opendir("/proc/self/fd");
+  while (d && ::readdir(d)) ++n;
+  if (d) ::closedir(d);
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("sealed segments keep their mapping but not a file descriptor") {
+  TempDir d;
+  int before = openFds();
+  std::vector<MessageId> ids;
+  {
+    auto s = Spool::open(testOptions(d.path, 64 * 1024));
+    REQUIRE(s.isOk());
+    ids = appendMany(*s.value(), 400, 0, 1000);
+    REQUIRE(s.value()->stats().segments >= 6);
+    REQUIRE(s.value()->maintain().isOk());
+    CHECK(openFds() - before <= 4);  // lock, journal, active segment
+    expectBodies(*s.value(), ids, 0, 1000);
+  }
+  auto s = Spool::open(testOptions(d.path, 64 * 1024));
+  REQUIRE(s.isOk());
+  CHECK(openFds() - before <= 3);  // lock, journal
+  expectBodies(*s.value(), ids, 0, 1000);
+  // Compaction still works from the mapping alone.
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (i % 10) REQUIRE(s.value()->recordOutcome(ids[i], 0, Outcome::Delivered, 0, 1, "250").isOk());
+  REQUIRE(s.value()->maintain().isOk());
+  CHECK(s.value()->stats().segmentsCompacted > 0);
+  for (std::size_t i = 0; i < ids.size(); i += 10) REQUIRE(s.value()->lookup(ids[i]).isOk());
 }
