@@ -315,7 +315,8 @@ ClientRun runClient(std::uint16_t port, const ClientConfig& config, std::vector<
     }
   };
 
-  // Writes as much of the queued output as the socket takes; acknowledges completed writes in FIFO order.
+  // Writes as much of the queued output as the socket takes; acknowledges completed writes in FIFO order. Returns
+  // false when the connection is broken.
   auto flush = [&]() -> bool {
     while (!out.empty()) {
       std::vector<iovec> iov;
@@ -333,7 +334,12 @@ ClientRun runClient(std::uint16_t port, const ClientConfig& config, std::vector<
         drain();
         continue;
       }
-      const ssize_t n = ::writev(fd, iov.data(), static_cast<int>(iov.size()));
+      // A gather write like writev(), through sendmsg() for MSG_NOSIGNAL: a peer that closed gives EPIPE, not
+      // a SIGPIPE that would end the test binary.
+      msghdr mh{};
+      mh.msg_iov = iov.data();
+      mh.msg_iovlen = iov.size();
+      const ssize_t n = ::sendmsg(fd, &mh, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
         return errno == EAGAIN || errno == EWOULDBLOCK;
