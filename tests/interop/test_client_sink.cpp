@@ -158,8 +158,9 @@ TEST_CASE("smtp-sink -8: no 8BITMIME advertised, so no BODY= parameter is sent (
 
   const auto dumps = byRecipient(sink.waitDumps(2, Millis(5000)));
   REQUIRE(dumps.size() == 2);
-  for (const auto& [rcpt, d] : dumps) {
-    INFO(rcpt);
+  for (const auto& entry : dumps) {
+    const SinkDump& d = entry.second;
+    INFO(entry.first);
     CHECK(d.mailArgs.find("BODY=") == std::string::npos);
     CHECK(d.mailArgs.find("ENVID=") != std::string::npos);  // DSN is still advertised
     CHECK(d.message == crlfToLf(body));
