@@ -157,6 +157,7 @@ PostfixPeer::PostfixPeer(const std::string& extraMainCf) : dir_("sluice-postfix.
       "error unix - - n - - error\n"
       "retry unix - - n - - error\n"
       "virtual unix - n n - - virtual\n"
+      "smtp unix - - n - - smtp\n"
       "proxymap unix - - n - - proxymap\n"
       "anvil unix - - n - 1 anvil\n"
       "postlog unix-dgram n - n - 1 postlogd\n";

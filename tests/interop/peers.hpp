@@ -24,7 +24,8 @@ struct PostfixDelivery {
 //   port()           - PIPELINING, CHUNKING, 8BITMIME (Postfix defaults)
 //   noChunkingPort() - CHUNKING discarded from EHLO
 //   plainPort()      - CHUNKING, 8BITMIME and PIPELINING discarded
-// Every recipient domain is delivered into one Maildir. `extraMainCf` is appended to main.cf.
+// Every recipient domain is delivered into one Maildir. `extraMainCf` is appended to main.cf (a later setting
+// overrides an earlier one); the smtp client service is configured for tests that relay through Postfix.
 class PostfixPeer {
  public:
   explicit PostfixPeer(const std::string& extraMainCf = "");

@@ -204,3 +204,31 @@ TEST_CASE("Strict Postfix refusing bare LF: the DATA path repairs bare LF / CR a
   CHECK(bdat.results[0].reply.code == 550);
   CHECK(bdat.results[0].reply.enhanced.str() == "5.5.2");
 }
+
+TEST_CASE("Deep-pipelining window: 40 BDAT transactions with maxInFlightTransactions 8 on one connection, never "
+          "more than 8 transactions' commands outstanding, all delivered once (RFC 2920 §3.1, RFC 3030 §4)") {
+  PostfixPeer pf;
+  REQUIRE_MESSAGE(pf.running(), pf.startOutput());
+  ClientConfig cfg = clientConfig();
+  cfg.maxInFlightTransactions = 8;
+  std::vector<OutboundMessage> ms;
+  std::vector<std::string> bodies;
+  bodies.reserve(40);
+  for (int i = 0; i < 40; ++i) bodies.push_back("Subject: window " + std::to_string(i) + "\r\n\r\nbody " +
+                                                std::to_string(i) + "\r\n");
+  for (int i = 0; i < 40; ++i) ms.push_back(message(i + 1, {"w" + std::to_string(i) + "@dest.test"}, bodies[i]));
+  const ClientRun run = runClient(pf.port(), cfg, std::move(ms), Millis(20000), 8 * 1024);
+  const WireLog log = analyse(run.wire);
+  checkClean(run, log);
+  INFO(log.dump);
+  REQUIRE(run.results.size() == 40);
+  for (const auto& r : run.results) CHECK(r.outcome == Outcome::Delivered);
+  CHECK(run.done.size() == 40);
+  CHECK(log.count("BDAT") == 40);
+  CHECK(log.maxOutstanding > 3);       // more than one transaction in flight
+  CHECK(log.maxOutstanding <= 3 * 8);  // MAIL + RCPT + BDAT of at most 8 transactions
+  CHECK_MESSAGE(pf.waitLog("ehlo=1 mail=40 rcpt=40 bdat=40 quit=1 commands=122", 1, Millis(5000)), pf.maillog());
+  const auto got = copies(pf.waitDeliveries(40, Millis(15000)));
+  CHECK(got.size() == 40);
+  for (const auto& entry : got) CHECK(entry.second == 1);
+}
