@@ -390,7 +390,17 @@ ClientRun runClient(std::uint16_t port, const ClientConfig& config, std::vector<
       break;
     }
     if (!flush()) {
-      s.onPeerClosed();
+      // The write failed (EPIPE / ECONNRESET): hand over any reply still readable (e.g. the 5xx that made the
+      // peer close) before reporting the loss. A reset may already have discarded it.
+      char buf[65536];
+      ssize_t n;
+      while (!run.closed && (n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+        run.wire.push_back(WireChunk{false, std::string(buf, static_cast<std::size_t>(n))});
+        s.onBytes(std::string_view(buf, static_cast<std::size_t>(n)));
+        drain();
+      }
+      if (!run.closed) s.onPeerClosed();
+      out.clear();  // nothing more can be written
       drain();
       continue;
     }
