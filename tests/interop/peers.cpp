@@ -139,7 +139,11 @@ PostfixPeer::PostfixPeer(const std::string& extraMainCf) : dir_("sluice-postfix.
       "virtual_mailbox_base = " + T + "/mail\n"
       "virtual_mailbox_maps = static:inbox/\n"
       "virtual_uid_maps = static:65534\n"
-      "virtual_gid_maps = static:65534\n" +
+      "virtual_gid_maps = static:65534\n"
+      // Nothing leaves loopback: a domain that is neither a mailbox domain nor transport-mapped (bounces to the
+      // sender's domain, say) fails at once instead of being looked up in DNS.
+      "default_transport = error:no outbound mail in tests\n"
+      "relay_transport = error:no outbound mail in tests\n" +
       extraMainCf + "\n";
   const std::string p1 = std::to_string(port_);
   const std::string p2 = std::to_string(noChunkingPort_);
