@@ -517,17 +517,23 @@ void LoopbackServer::serve(int fd) {
   };
   session.greet();
   bool ok = send();
+  auto lastInput = Clock::now();
   while (ok && !session.closeRequested() && !stop_) {
+    // Poll in short slices so stop() is noticed quickly even while a client sits idle.
     pollfd p{fd, POLLIN, 0};
-    const std::uint32_t idle = session.timeoutMs();
-    const int wait = static_cast<int>(std::min<std::uint32_t>(idle == 0 ? 15000 : idle, 15000));
-    const int rc = poll(&p, 1, wait);
+    const int rc = poll(&p, 1, 100);
     if (rc == 0) {
-      session.onTimeout();
-      send();
-      break;
+      const std::uint32_t idle = session.timeoutMs();
+      const auto limit = Millis(std::min<std::uint32_t>(idle == 0 ? 15000 : idle, 15000));
+      if (Clock::now() - lastInput >= limit) {
+        session.onTimeout();
+        send();
+        break;
+      }
+      continue;
     }
     if (rc < 0) break;
+    lastInput = Clock::now();
     char buf[65536];
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n <= 0) break;

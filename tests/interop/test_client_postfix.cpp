@@ -24,10 +24,10 @@ std::map<std::string, PostfixDelivery> byRecipient(const std::vector<PostfixDeli
   return m;
 }
 
-// The four messages of the delivery tests, each to its own recipient: 8-bit, dots, tiny, large.
+// The five messages of the delivery tests, each to its own recipient: 8-bit, dots, tiny, large, empty.
 struct Batch {
   std::string large = largeBody(250);
-  std::vector<std::string> bodies{kUtf8Body, kDotBody, kTinyBody, large};
+  std::vector<std::string> bodies{kUtf8Body, kDotBody, kTinyBody, large, ""};
   // The messages, m<i>@dest.test for body i.
   std::vector<OutboundMessage> messages() const {
     std::vector<OutboundMessage> ms;
@@ -76,7 +76,7 @@ void checkMaildir(const PostfixPeer& pf, const Batch& b) {
 
 }  // namespace
 
-TEST_CASE("Postfix with CHUNKING: four messages deep-pipelined with BDAT, delivered byte for byte (RFC 3030 §2-4, "
+TEST_CASE("Postfix with CHUNKING: five messages deep-pipelined with BDAT, delivered byte for byte (RFC 3030 §2-4, "
           "RFC 2920 §3.1, RFC 6152 §3)") {
   PostfixPeer pf;
   REQUIRE_MESSAGE(pf.running(), pf.startOutput());
@@ -86,7 +86,7 @@ TEST_CASE("Postfix with CHUNKING: four messages deep-pipelined with BDAT, delive
   // A small send buffer makes writev() return short counts: the driver must resume mid-slice.
   const ClientRun run = runClient(pf.port(), cfg, b.messages(), Millis(20000), 16 * 1024);
   const WireLog log = analyse(run.wire);
-  checkAllDelivered(run, log, 4);
+  checkAllDelivered(run, log, 5);
   INFO(log.dump);
 
   // What Postfix advertised, as the session parsed it.
@@ -98,16 +98,17 @@ TEST_CASE("Postfix with CHUNKING: four messages deep-pipelined with BDAT, delive
 
   // The wire: BDAT only (no DATA), one chunk for each small body, four for the large one, the last chunk LAST.
   CHECK(log.count("DATA") == 0);
-  CHECK(log.count("BDAT") == 7);
-  CHECK(log.count("MAIL FROM:") == 4);
+  CHECK(log.count("BDAT") == 8);
+  CHECK(log.count("MAIL FROM:") == 5);
   const auto bdat = log.lines("BDAT");
   CHECK(bdat[0] == "BDAT " + std::to_string(kUtf8Body.size()) + " LAST");
   CHECK(bdat[1] == "BDAT " + std::to_string(kDotBody.size()) + " LAST");
   CHECK(bdat[2] == "BDAT " + std::to_string(kTinyBody.size()) + " LAST");
   CHECK(bdat[3] == "BDAT 65536");
   CHECK(bdat[6].find(" LAST") != std::string::npos);
+  CHECK(bdat[7] == "BDAT 0 LAST");  // the empty body (RFC 3030 §2)
   // Chunks carry the raw body: no dot-stuffing in BDAT (RFC 3030 §2).
-  REQUIRE(log.chunks.size() == 7);
+  REQUIRE(log.chunks.size() == 8);
   CHECK(log.chunks[1] == kDotBody);
   CHECK(log.chunks[3] + log.chunks[4] + log.chunks[5] + log.chunks[6] == b.large);
   // BODY=8BITMIME only on the 8-bit message (RFC 6152 §2).
@@ -116,10 +117,10 @@ TEST_CASE("Postfix with CHUNKING: four messages deep-pipelined with BDAT, delive
   CHECK(mails[1] == "MAIL FROM:<sender@origin.test>");
   // Deep pipelining: commands of several transactions were on the wire before their replies came back.
   CHECK(log.maxOutstanding > 3);
-  CHECK(run.stats.transactions == 4);
+  CHECK(run.stats.transactions == 5);
 
   // Postfix's own count of the conversation.
-  CHECK_MESSAGE(pf.waitLog("ehlo=1 mail=4 rcpt=4 bdat=7 quit=1 commands=17", 1, Millis(5000)), pf.maillog());
+  CHECK_MESSAGE(pf.waitLog("ehlo=1 mail=5 rcpt=5 bdat=8 quit=1 commands=20", 1, Millis(5000)), pf.maillog());
 
   checkMaildir(pf, b);
 }
@@ -133,26 +134,27 @@ TEST_CASE("Postfix without CHUNKING: DATA path with dot-stuffing, pipelined, del
   cfg.dataBlockSize = 16 * 1024;  // the large body goes in many blocks
   const ClientRun run = runClient(pf.noChunkingPort(), cfg, b.messages(), Millis(20000), 16 * 1024);
   const WireLog log = analyse(run.wire);
-  checkAllDelivered(run, log, 4);
+  checkAllDelivered(run, log, 5);
   INFO(log.dump);
 
   CHECK(run.caps.pipelining);
   CHECK_FALSE(run.caps.chunking);
   CHECK(run.caps.eightBitMime);
   CHECK(log.count("BDAT") == 0);
-  CHECK(log.count("DATA") == 4);
+  CHECK(log.count("DATA") == 5);
   // The content on the wire is dot-stuffed: every line starting with "." got one more (RFC 5321 §4.5.2).
-  REQUIRE(log.bodies.size() == 4);
+  REQUIRE(log.bodies.size() == 5);
   CHECK(log.bodies[1] ==
         "From: Sender <sender@origin.test>\r\nSubject: dots\r\n\r\n..\r\n...\r\n.. x\r\n..leading dot\r\n"
         "middle\r\n..\r\nnot the end\r\n....\r\nlast line\r\n");
   CHECK(log.bodies[0] == kUtf8Body);
   CHECK(log.bodies[2] == kTinyBody);
+  CHECK(log.bodies[4].empty());  // DATA, 354, then the terminator alone
   CHECK(log.lines("MAIL FROM:")[0] == "MAIL FROM:<sender@origin.test> BODY=8BITMIME");
   // MAIL, RCPT and DATA of a transaction went as one group.
   CHECK(log.maxOutstanding >= 3);
 
-  CHECK_MESSAGE(pf.waitLog("ehlo=1 mail=4 rcpt=4 data=4 quit=1 commands=14", 1, Millis(5000)), pf.maillog());
+  CHECK_MESSAGE(pf.waitLog("ehlo=1 mail=5 rcpt=5 data=5 quit=1 commands=17", 1, Millis(5000)), pf.maillog());
 
   checkMaildir(pf, b);
 }
