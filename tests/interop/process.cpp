@@ -64,7 +64,8 @@ pid_t spawnTo(const std::vector<std::string>& argv, const fs::path& out, const s
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  // Own process group, so a terminal's signals do not reach peers directly.
+  // Own process group (pgid = pid), so a terminal's signals do not reach peers directly and stop() can signal
+  // everything the child forked.
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = -1;
@@ -134,7 +135,7 @@ RunResult runCommand(const std::vector<std::string>& argv, Millis limit, const s
   int status = 0;
   if (!waitPid(pid, limit, status)) {
     res.timedOut = true;
-    kill(pid, SIGKILL);
+    kill(-pid, SIGKILL);
     waitPid(pid, Millis(5000), status);
   } else if (WIFEXITED(status)) {
     res.status = WEXITSTATUS(status);
@@ -163,13 +164,14 @@ Child& Child::operator=(Child&& other) noexcept {
   return *this;
 }
 
-// SIGTERM, wait, SIGKILL if needed.
+// SIGTERM to the child's process group, wait, SIGKILL if needed.
 int Child::stop(Millis grace) {
   if (pid_ < 0) return -1;
-  kill(pid_, SIGTERM);
+  // The child leads its own process group: signal the group, so helpers it forked go too.
+  kill(-pid_, SIGTERM);
   int status = 0;
   if (!waitPid(pid_, grace, status)) {
-    kill(pid_, SIGKILL);
+    kill(-pid_, SIGKILL);
     waitPid(pid_, Millis(5000), status);
   }
   pid_ = -1;
