@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "queue/bytes.hpp"
 #include "queue/crc32c.hpp"
 
 namespace sluice::queue {
@@ -17,20 +18,6 @@ namespace {
 constexpr std::uint32_t kJournalRecordMagic = 0x524A5153u;  // "SQJR"
 constexpr char kJournalMagic[8] = {'S', 'L', 'Q', 'J', 'R', 'N', '0', '1'};
 constexpr std::uint64_t kJournalChunk = 1u << 20;  // preallocation step
-
-// Reads an integer of type T at p.
-template <typename T>
-T load(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-// Writes an integer of type T at p.
-template <typename T>
-void store(char* p, T v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 }  // namespace
 
@@ -41,38 +28,38 @@ void encodeJournalRecord(const JournalRecord& r, std::string& out) {
   std::size_t base = out.size();
   out.resize(base + padded, '\0');
   char* p = out.data() + base;
-  store<std::uint32_t>(p, kJournalRecordMagic);
-  store<std::uint16_t>(p + 8, static_cast<std::uint16_t>(len));
+  storeLe<std::uint32_t>(p, kJournalRecordMagic);
+  storeLe<std::uint16_t>(p + 8, static_cast<std::uint16_t>(len));
   p[10] = static_cast<char>(r.type);
   p[11] = static_cast<char>(r.outcome);
-  store<std::uint16_t>(p + 12, r.rcpt);
-  store<std::uint16_t>(p + 14, r.attempts);
-  store<std::uint64_t>(p + 16, r.id);
-  store<std::int64_t>(p + 24, r.nextAttemptMs);
-  store<std::uint16_t>(p + 32, static_cast<std::uint16_t>(reply.size()));
+  storeLe<std::uint16_t>(p + 12, r.rcpt);
+  storeLe<std::uint16_t>(p + 14, r.attempts);
+  storeLe<std::uint64_t>(p + 16, r.id);
+  storeLe<std::int64_t>(p + 24, r.nextAttemptMs);
+  storeLe<std::uint16_t>(p + 32, static_cast<std::uint16_t>(reply.size()));
   if (!reply.empty()) std::memcpy(p + kJournalRecordHeader, reply.data(), reply.size());
-  store<std::uint32_t>(p + 4, crc32c(0, p + 8, len - 8));
+  storeLe<std::uint32_t>(p + 4, crc32c(0, p + 8, len - 8));
 }
 
 long decodeJournalRecord(std::string_view b, JournalRecord& out) {
   if (b.size() < 4) return 0;
-  std::uint32_t magic = load<std::uint32_t>(b.data());
+  std::uint32_t magic = loadLe<std::uint32_t>(b.data());
   if (magic == 0) return 0;
   if (magic != kJournalRecordMagic || b.size() < kJournalRecordHeader) return -1;
-  std::uint16_t len = load<std::uint16_t>(b.data() + 8);
+  std::uint16_t len = loadLe<std::uint16_t>(b.data() + 8);
   if (len < kJournalRecordHeader || len > b.size()) return -1;
-  if (load<std::uint32_t>(b.data() + 4) != crc32c(0, b.data() + 8, len - 8u)) return -1;
-  std::uint16_t replyLen = load<std::uint16_t>(b.data() + 32);
+  if (loadLe<std::uint32_t>(b.data() + 4) != crc32c(0, b.data() + 8, len - 8u)) return -1;
+  std::uint16_t replyLen = loadLe<std::uint16_t>(b.data() + 32);
   if (kJournalRecordHeader + replyLen != len) return -1;
   auto type = static_cast<std::uint8_t>(b[10]);
   auto outcome = static_cast<std::uint8_t>(b[11]);
   if (type < 1 || type > 3 || outcome < 1 || outcome > 4) return -1;
   out.type = static_cast<JournalType>(type);
   out.outcome = static_cast<Outcome>(outcome);
-  out.rcpt = load<std::uint16_t>(b.data() + 12);
-  out.attempts = load<std::uint16_t>(b.data() + 14);
-  out.id = load<std::uint64_t>(b.data() + 16);
-  out.nextAttemptMs = load<std::int64_t>(b.data() + 24);
+  out.rcpt = loadLe<std::uint16_t>(b.data() + 12);
+  out.attempts = loadLe<std::uint16_t>(b.data() + 14);
+  out.id = loadLe<std::uint64_t>(b.data() + 16);
+  out.nextAttemptMs = loadLe<std::int64_t>(b.data() + 24);
   out.reply = b.substr(kJournalRecordHeader, replyLen);
   std::size_t padded = paddedLength(len);
   return static_cast<long>(padded <= b.size() ? padded : b.size());
@@ -96,10 +83,10 @@ Result<JournalReplay> replayJournal(const std::string& path, const std::function
   data.resize(got);
   JournalReplay r;
   if (data.size() < kJournalHeaderSize || std::memcmp(data.data(), kJournalMagic, 8) != 0 ||
-      load<std::uint32_t>(data.data() + 8) != crc32c(0, data.data() + 12, kJournalHeaderSize - 12))
+      loadLe<std::uint32_t>(data.data() + 8) != crc32c(0, data.data() + 12, kJournalHeaderSize - 12))
     return Status(kErrCorrupt, "journal " + path + ": bad header");
-  r.seq = load<std::uint64_t>(data.data() + 16);
-  r.nextIdAtCreate = load<std::uint64_t>(data.data() + 24);
+  r.seq = loadLe<std::uint64_t>(data.data() + 16);
+  r.nextIdAtCreate = loadLe<std::uint64_t>(data.data() + 24);
   std::string_view all(data);
   std::size_t off = kJournalHeaderSize;
   JournalRecord rec;
@@ -122,7 +109,7 @@ Result<JournalReplay> replayJournal(const std::string& path, const std::function
     // Bad record: skip it if a good record follows, else it is the torn tail.
     std::size_t next = 0;
     for (std::size_t q = off + kRecordAlign; q + kJournalRecordHeader <= all.size(); q += kRecordAlign)
-      if (load<std::uint32_t>(all.data() + q) == kJournalRecordMagic && decodeJournalRecord(all.substr(q), rec) > 0) {
+      if (loadLe<std::uint32_t>(all.data() + q) == kJournalRecordMagic && decodeJournalRecord(all.substr(q), rec) > 0) {
         next = q;
         break;
       }
@@ -150,9 +137,9 @@ Result<std::shared_ptr<Journal>> Journal::create(IoOps& io, const std::string& d
   std::shared_ptr<Journal> j(new Journal(io, Fd(fd), path, seq));
   char head[kJournalHeaderSize] = {};
   std::memcpy(head, kJournalMagic, 8);
-  store<std::uint64_t>(head + 16, seq);
-  store<std::uint64_t>(head + 24, nextId);
-  store<std::uint32_t>(head + 8, crc32c(0, head + 12, kJournalHeaderSize - 12));
+  storeLe<std::uint64_t>(head + 16, seq);
+  storeLe<std::uint64_t>(head + 24, nextId);
+  storeLe<std::uint32_t>(head + 8, crc32c(0, head + 12, kJournalHeaderSize - 12));
   struct iovec iov {head, sizeof head};
   Status s = writeFullyAt(io, fd, &iov, 1, 0, "journal " + path);
   if (s && io.fdatasync(fd) != 0) s = Status::fromErrno(errno, "sync journal " + path);

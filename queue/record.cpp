@@ -1,43 +1,27 @@
 // record.cpp: encoding, decoding and scanning of segment records (format described in record.hpp and README.md).
 #include "queue/record.hpp"
 
-#include <bit>
 #include <cstring>
 
+#include "queue/bytes.hpp"
 #include "queue/crc32c.hpp"
 
 namespace sluice::queue {
-
-static_assert(std::endian::native == std::endian::little, "the spool format is little-endian");
 
 namespace {
 
 constexpr char kSegmentMagic[8] = {'S', 'L', 'Q', 'S', 'E', 'G', '0', '1'};
 
-// Reads a little-endian integer of type T at p.
-template <typename T>
-T load(const void* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-// Appends the raw bytes of an integer to out.
-template <typename T>
-void put(std::string& out, T v) {
-  out.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-
 // Appends a u16-length-prefixed string.
 void putString(std::string& out, std::string_view s) {
-  put<std::uint16_t>(out, static_cast<std::uint16_t>(s.size()));
+  appendLe<std::uint16_t>(out, static_cast<std::uint16_t>(s.size()));
   out.append(s);
 }
 
 // Reads a u16-length-prefixed string at pos, advancing it; false if it overruns.
 bool takeString(std::string_view env, std::size_t& pos, std::string_view& out) {
   if (env.size() - pos < 2) return false;
-  std::uint16_t n = load<std::uint16_t>(env.data() + pos);
+  std::uint16_t n = loadLe<std::uint16_t>(env.data() + pos);
   pos += 2;
   if (env.size() - pos < n) return false;
   out = env.substr(pos, n);
@@ -69,14 +53,14 @@ void encodeSegmentHeader(const SegmentHeader& h, std::byte out[kSegmentHeaderSiz
 Result<SegmentHeader> decodeSegmentHeader(std::span<const std::byte> b) {
   if (b.size() < kSegmentHeaderSize) return Status(kErrCorrupt, "segment header: file shorter than header");
   if (std::memcmp(b.data(), kSegmentMagic, 8) != 0) return Status(kErrCorrupt, "segment header: bad magic");
-  if (load<std::uint32_t>(b.data() + 8) != kSegmentVersion)
+  if (loadLe<std::uint32_t>(b.data() + 8) != kSegmentVersion)
     return Status(kErrCorrupt, "segment header: unknown version");
-  if (load<std::uint32_t>(b.data() + 12) != crc32c(0, b.data() + 16, kSegmentHeaderSize - 16))
+  if (loadLe<std::uint32_t>(b.data() + 12) != crc32c(0, b.data() + 16, kSegmentHeaderSize - 16))
     return Status(kErrCorrupt, "segment header: checksum mismatch");
   SegmentHeader h;
-  h.segmentId = load<std::uint64_t>(b.data() + 16);
-  h.createdMs = load<std::int64_t>(b.data() + 24);
-  h.capacity = load<std::uint64_t>(b.data() + 32);
+  h.segmentId = loadLe<std::uint64_t>(b.data() + 16);
+  h.createdMs = loadLe<std::int64_t>(b.data() + 24);
+  h.capacity = loadLe<std::uint64_t>(b.data() + 32);
   return h;
 }
 
@@ -97,16 +81,16 @@ void encodeHead(MessageId id, const MessageIn& m, std::string& out) {
   std::size_t env = envelopeSize(m);
   out.clear();
   out.reserve(kRecordHeaderSize + env);
-  put<std::uint32_t>(out, kRecordMagic);
-  put<std::uint32_t>(out, 0);  // crc, filled below
-  put<std::uint32_t>(out, static_cast<std::uint32_t>(kRecordHeaderSize + env + m.body.size()));
-  put<std::uint32_t>(out, static_cast<std::uint32_t>(env));
-  put<std::uint64_t>(out, id);
-  put<std::int64_t>(out, m.arrivalMs);
-  put<std::uint16_t>(out, static_cast<std::uint16_t>(m.recipients.size()));
-  put<std::uint8_t>(out, m.flags);
-  put<std::uint8_t>(out, 1);  // kind: message
-  put<std::uint32_t>(out, 0);
+  appendLe<std::uint32_t>(out, kRecordMagic);
+  appendLe<std::uint32_t>(out, 0);  // crc, filled below
+  appendLe<std::uint32_t>(out, static_cast<std::uint32_t>(kRecordHeaderSize + env + m.body.size()));
+  appendLe<std::uint32_t>(out, static_cast<std::uint32_t>(env));
+  appendLe<std::uint64_t>(out, id);
+  appendLe<std::int64_t>(out, m.arrivalMs);
+  appendLe<std::uint16_t>(out, static_cast<std::uint16_t>(m.recipients.size()));
+  appendLe<std::uint8_t>(out, m.flags);
+  appendLe<std::uint8_t>(out, 1);  // kind: message
+  appendLe<std::uint32_t>(out, 0);
   putString(out, m.reversePath);
   putString(out, m.mailParams);
   for (const auto& r : m.recipients) {
@@ -120,20 +104,20 @@ void encodeHead(MessageId id, const MessageIn& m, std::string& out) {
 
 DecodeOutcome decodeRecord(std::span<const std::byte> b, RecordView& out) {
   if (b.size() < 4) return DecodeOutcome::End;
-  std::uint32_t magic = load<std::uint32_t>(b.data());
+  std::uint32_t magic = loadLe<std::uint32_t>(b.data());
   if (magic == 0) return DecodeOutcome::End;
   if (magic != kRecordMagic || b.size() < kRecordHeaderSize) return DecodeOutcome::Bad;
   const std::byte* p = b.data();
-  std::uint32_t length = load<std::uint32_t>(p + 8);
-  std::uint32_t envLen = load<std::uint32_t>(p + 12);
+  std::uint32_t length = loadLe<std::uint32_t>(p + 8);
+  std::uint32_t envLen = loadLe<std::uint32_t>(p + 12);
   if (length < kRecordHeaderSize || length > b.size() || envLen > length - kRecordHeaderSize)
     return DecodeOutcome::Bad;
-  if (static_cast<std::uint8_t>(p[35]) != 1 || load<std::uint32_t>(p + 36) != 0) return DecodeOutcome::Bad;
-  if (load<std::uint32_t>(p + 4) != crc32c(0, p + 8, length - 8)) return DecodeOutcome::Bad;
+  if (static_cast<std::uint8_t>(p[35]) != 1 || loadLe<std::uint32_t>(p + 36) != 0) return DecodeOutcome::Bad;
+  if (loadLe<std::uint32_t>(p + 4) != crc32c(0, p + 8, length - 8)) return DecodeOutcome::Bad;
   RecordView v;
-  v.id = load<std::uint64_t>(p + 16);
-  v.arrivalMs = load<std::int64_t>(p + 24);
-  v.rcptCount = load<std::uint16_t>(p + 32);
+  v.id = loadLe<std::uint64_t>(p + 16);
+  v.arrivalMs = loadLe<std::int64_t>(p + 24);
+  v.rcptCount = loadLe<std::uint16_t>(p + 32);
   v.flags = static_cast<std::uint8_t>(p[34]);
   v.length = length;
   const char* c = reinterpret_cast<const char*>(p);
@@ -186,7 +170,7 @@ ScanSummary scanSegment(std::span<const std::byte> bytes,
     // and skipped; if there is none, everything from here on is a torn tail.
     std::size_t next = 0;
     for (std::size_t q = off + kRecordAlign; q + kRecordHeaderSize <= bytes.size(); q += kRecordAlign) {
-      if (load<std::uint32_t>(bytes.data() + q) != kRecordMagic) continue;
+      if (loadLe<std::uint32_t>(bytes.data() + q) != kRecordMagic) continue;
       if (decodeRecord(bytes.subspan(q), v) == DecodeOutcome::Ok) {
         next = q;
         break;
