@@ -276,6 +276,8 @@ class ClientSession {
   void maybeFinishMessage(MsgState& m);
   void abandonEverything(const Reply& r, bool synthesized, bool lost);
   void writeRset();
+  bool needsCleanStart() const;
+  bool rejectOversized();
 
   ClientConfig config_;
   ClientState state_ = ClientState::Initial;

@@ -57,10 +57,46 @@ void ClientSession::pump() {
       if (quitRequested_ && active_.empty() && pending_.empty()) sendQuit();
       return;
     }
+    if (rejectOversized()) continue;
     if (!pipelining && !pending_.empty()) return;
     if (active_.size() >= config_.maxInFlightTransactions) return;
+    if (needsCleanStart()) writeRset();
     startTxn();
   }
+}
+
+// True when the next transaction must start behind an RSET: deep pipelining (BDAT) while an earlier transaction
+// still awaits replies. After BDAT LAST a failed transaction may still be open at the peer (Postfix answers "554
+// no valid recipients" and keeps it), so the next pipelined MAIL would get 503 nested MAIL (RFC 3030 §2, §4;
+// RFC 2920 §3.1 allows RSET anywhere in a group). A final "." always closes the peer's transaction (RFC 5321
+// §4.1.1.4), and without pipelining nothing is in flight, so neither needs it.
+bool ClientSession::needsCleanStart() const {
+  if (!(caps_.chunking && config_.useChunking) || lastRsetSeq_ == wireSeq_) return false;
+  return std::any_of(active_.begin(), active_.end(), [](const auto& t) { return t->pendingCmds > 0; });
+}
+
+// RFC 1870 §6: a message larger than the peer's fixed limit is not sent at all; every recipient fails
+// permanently with a synthesized 552 5.3.4 and the message is done. The size is the larger of the declared SIZE
+// and the body span total (both exclude dot-stuffing; the span total is exactly what BDAT sends). Returns true
+// when the oldest queued message was rejected that way.
+bool ClientSession::rejectOversized() {
+  if (!caps_.size || caps_.sizeLimit == 0) return false;
+  MsgState& m = *queued_.front();
+  if (m.nextRcpt != 0 || std::max(m.msg.params.size, m.bodySize) <= caps_.sizeLimit) return false;
+  Reply r;
+  r.code = 552;
+  r.enhanced = EnhancedCode{5, 3, 4, true};
+  r.lines.push_back("5.3.4 Message size exceeds fixed maximum message size of the peer");
+  for (std::uint32_t i = 0; i < m.count(); ++i) {
+    ++m.reported;
+    ++stats_.recipientsPermanent;
+    emit(RecipientResult{m.msg.handle, i, Outcome::PermanentFailure, r, true, false, false});
+  }
+  m.nextRcpt = m.count();
+  started_.push_back(std::move(queued_.front()));
+  queued_.pop_front();
+  maybeFinishMessage(*started_.back());
+  return true;
 }
 
 // Starts a transaction over the next slice of the oldest queued message and writes its MAIL.
@@ -352,10 +388,12 @@ void ClientSession::completeTxn(Txn& t) {
     r.lines.push_back("4.4.2 transaction ended without a reply");
     finishOpenRecipients(t, r, true, false);
   }
-  if (!t.succeeded && lastRsetSeq_ < t.lastCmdSeq) {
-    rsetWanted_ = true;
+  if (!t.succeeded) {
+    if (lastRsetSeq_ < t.lastCmdSeq) rsetWanted_ = true;
+    // Safety net: transactions written after t count failures as temporary until a 2xx to their MAIL shows the
+    // peer's state was clean, also when an isolating RSET went before them (a peer might ignore it).
     for (auto& other : active_) {
-      if (other.get() != &t) other->poisoned = true;  // written after t and before its RSET
+      if (other.get() != &t) other->poisoned = true;
     }
   }
   MsgState& m = *t.msg;

@@ -220,10 +220,11 @@ TEST_CASE("maxRecipientsPerTransaction splits a message into transactions, one M
   std::string replies;
   for (std::size_t i = 0; i < 101; ++i) replies += "250 ok\r\n";
   replies += "250 2.0.0 first\r\n";
-  for (std::size_t i = 0; i < 4; ++i) replies += "250 ok\r\n";
+  for (std::size_t i = 0; i < 5; ++i) replies += "250 ok\r\n";  // RSET, MAIL, 3 RCPT
   replies += "250 2.0.0 second\r\n";
-  // Deep pipelining: both transactions go out before any reply.
-  add(sc, {C(group(0, 100) + bdatLast(kBodyS) + group(100, 103) + bdatLast(kBodyS)), S(replies), nothing()});
+  // Deep pipelining: both transactions go out before any reply, the second behind an RSET (isolation).
+  add(sc, {C(group(0, 100) + bdatLast(kBodyS) + "RSET\r\n" + group(100, 103) + bdatLast(kBodyS)), S(replies),
+           nothing()});
   std::vector<std::string> ev;
   for (std::size_t i = 0; i < 103; ++i) ev.push_back("R m=1 i=" + std::to_string(i) + " D 250 2.0.0");
   ev.push_back("done m=1");
@@ -290,9 +291,10 @@ TEST_CASE(
   for (MessageHandle h = 1; h <= 3; ++h) sc.messages.push_back(makeMessage(h, 2, {kBody}));
   sc.steps = open(kEhloChunk);
   std::string t = group(0, 2) + bdatLast(kBodyS);
-  add(sc, {C(t + t + t),
-           S("250 ok\r\n250 ok\r\n550 5.1.1 no\r\n250 2.0.0 one\r\n"
-             "250 ok\r\n450 4.2.0 later\r\n250 ok\r\n250 2.0.0 two\r\n"
+  // Each MAIL written behind an unanswered transaction is preceded by RSET (transaction isolation).
+  add(sc, {C(t + "RSET\r\n" + t + "RSET\r\n" + t),
+           S("250 ok\r\n250 ok\r\n550 5.1.1 no\r\n250 2.0.0 one\r\n250 ok\r\n"
+             "250 ok\r\n450 4.2.0 later\r\n250 ok\r\n250 2.0.0 two\r\n250 ok\r\n"
              "250 ok\r\n250 ok\r\n250 ok\r\n451 4.3.0 three failed\r\n"),
            C("RSET\r\n"), S("250 ok\r\n"), nothing()});
   Played p = checkTranscript(
@@ -308,9 +310,10 @@ TEST_CASE("deep pipelining respects the window of transactions in flight (RFC 29
   for (MessageHandle h = 1; h <= 3; ++h) sc.messages.push_back(makeMessage(h, 1, {kBody}));
   sc.steps = open(kEhloChunk);
   std::string t = group(0, 1) + bdatLast(kBodyS);
-  add(sc, {C(t + t), S("250 ok\r\n250 ok\r\n"), nothing(),  // the first transaction is still open
-           S("250 2.0.0 one\r\n"), C(t), S("250 ok\r\n250 ok\r\n250 2.0.0 two\r\n"), nothing(),
-           S("250 ok\r\n250 ok\r\n250 2.0.0 three\r\n")});
+  // The second and third MAIL are each written while an earlier transaction awaits replies: RSET before them.
+  add(sc, {C(t + "RSET\r\n" + t), S("250 ok\r\n250 ok\r\n"), nothing(),  // the first transaction is still open
+           S("250 2.0.0 one\r\n"), C("RSET\r\n" + t), S("250 ok\r\n250 ok\r\n250 ok\r\n250 2.0.0 two\r\n"),
+           nothing(), S("250 ok\r\n250 ok\r\n250 ok\r\n250 2.0.0 three\r\n")});
   checkTranscript(sc, {"R m=1 i=0 D 250 2.0.0", "done m=1", "R m=2 i=0 D 250 2.0.0", "done m=2",
                        "R m=3 i=0 D 250 2.0.0", "done m=3"});
 }
@@ -358,8 +361,11 @@ TEST_CASE("BDAT rejected mid-pipeline: the announced chunk completes, no further
     sc.messages.push_back(makeMessage(2, 1, {kBody}));
     sc.steps = open(kEhloChunk);
     std::string t = group(0, 1) + bdatLast(kBodyS);
-    add(sc, {C(t + t), S("250 ok\r\n550 5.1.1 no\r\n554 5.5.1 no valid recipients\r\n"), C("RSET\r\n"),
-             S("503 5.5.1 nested MAIL\r\n503 5.5.1 no\r\n503 5.5.1 no\r\n250 ok\r\n"), nothing()});
+    // The second MAIL now goes behind an RSET; a peer that still answers it with 503 (the safety net) makes the
+    // second message's failure temporary, and it gets its own RSET.
+    add(sc, {C(t + "RSET\r\n" + t), S("250 ok\r\n550 5.1.1 no\r\n554 5.5.1 no valid recipients\r\n"), nothing(),
+             S("250 ok\r\n503 5.5.1 nested MAIL\r\n503 5.5.1 no\r\n503 5.5.1 no\r\n"), C("RSET\r\n"),
+             S("250 ok\r\n"), nothing()});
     checkTranscript(sc, {"R m=1 i=0 P 550 5.1.1", "done m=1", "R m=2 i=0 T 503 5.5.1", "done m=2"});
   }
 }
