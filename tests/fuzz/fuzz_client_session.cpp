@@ -4,7 +4,8 @@
 // Invariants checked (a violation aborts): every recipient of every message gets exactly one result and every
 // message exactly one MessageDone, after its results and only once no write points into its body; every body
 // slice handed out lies inside the caller's body; nothing is written before the greeting; the session always ends
-// Closed once the peer closes.
+// Closed once the peer closes; a message refused locally for the peer's SIZE limit (synthesized 552 5.3.4) is
+// permanent, not attempted, and none of its body octets was ever handed out.
 //
 // Input: byte 0 = config flags, then a stream of operations: op % 8 = 0..2 feed 1 + op / 8 raw bytes that follow,
 // 3 a canned reply, 4 a write completion, 5 timeout or TLS up, 6 submit another message, 7 quit or TLS failure.
@@ -49,7 +50,9 @@ constexpr const char* kCanned[] = {"220 mx.example ESMTP\r\n",
                                    "250-mx.example\r\n250 PIPELINING\r\n",
                                    "554 5.7.1 no service\r\n",
                                    "454 4.7.0 no TLS\r\n",
-                                   "250\r\n"};
+                                   "250\r\n",
+                                   "250-mx.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 SIZE 64\r\n",
+                                   "554 5.5.1 no valid recipients\r\n"};
 
 struct Harness {
   ClientSession session;
@@ -57,6 +60,7 @@ struct Harness {
   std::vector<std::size_t> recipients;
   std::vector<std::vector<int>> results;  // per message, per recipient: results seen
   std::vector<int> done;
+  std::vector<bool> touched;  // per message: some body octet was handed out
   std::size_t submitted = 0;
   std::size_t unacked = 0;
   bool closed = false;
@@ -83,11 +87,12 @@ struct Harness {
   // True when [p, p + n) lies inside one of the bodies, false when it lies outside all of them; aborts when it
   // straddles a body's edge.
   bool inBody(const char* p, std::size_t n) {
-    for (const std::string& b : bodies) {
-      const char* lo = b.data();
-      const char* hi = b.data() + b.size();
+    for (std::size_t i = 0; i < bodies.size(); ++i) {
+      const char* lo = bodies[i].data();
+      const char* hi = bodies[i].data() + bodies[i].size();
       if (p >= lo && p < hi) {
         require(p + n <= hi, "slice runs past the end of a body");
+        touched[i] = true;
         return true;
       }
     }
@@ -116,6 +121,10 @@ struct Harness {
         ++results[m][r->recipient];
         require(results[m][r->recipient] == 1, "two results for one recipient");
         if (r->outcome == Outcome::Delivered) require(r->reply.code / 100 == 2, "delivered without a 2xx");
+        if (r->synthesized && r->reply.code == 552) {
+          require(r->outcome == Outcome::PermanentFailure && !r->attempted, "SIZE refusal not permanent");
+          require(!touched[m], "body of a message refused for its SIZE was sent");
+        }
       } else if (auto* d = std::get_if<MessageDone>(&*e)) {
         require(d->message >= 1 && d->message <= submitted, "done for an unknown message");
         std::size_t m = d->message - 1;
@@ -155,6 +164,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   h.results.resize(kMessages);
   for (std::size_t i = 0; i < kMessages; ++i) h.results[i].assign(h.recipients[i], 0);
   h.done.assign(kMessages, 0);
+  h.touched.assign(kMessages, false);
   h.submit();
   h.submit();
   h.session.onConnected();
