@@ -306,7 +306,7 @@ ClientRun runClient(std::uint16_t port, const ClientConfig& config, std::vector<
         run.graceful = c->graceful;
       }
     }
-    if (s.state() == ClientState::Ready && !run.caps.esmtp && run.caps.domain.empty()) run.caps = s.capabilities();
+    if (s.state() >= ClientState::Ready && s.state() != ClientState::Closed && !run.caps.esmtp && run.caps.domain.empty()) run.caps = s.capabilities();
     const Deadline d = s.deadline();
     if (d.generation != generation) {
       generation = d.generation;
