@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 bash deploy/setup.sh
 jobs=$(nproc)
 
-echo "== build (gcc, RelWithDebInfo)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+echo "== build (gcc, Release, the same build as the quick start)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
 
 echo "== build (clang, ASan+UBSan, libFuzzer)"
