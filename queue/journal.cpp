@@ -171,8 +171,10 @@ Status Journal::append(std::string_view encoded) {
 }
 
 Status Journal::sync() {
-  if (io_.fdatasync(fd_.get()) != 0) return Status::fromErrno(errno, "sync journal " + path_);
-  return Status();
+  std::lock_guard<std::mutex> lk(syncMu_);
+  if (!syncFailure_) return syncFailure_;
+  if (io_.fdatasync(fd_.get()) != 0) syncFailure_ = Status::fromErrno(errno, "sync journal " + path_);
+  return syncFailure_;
 }
 
 }  // namespace sluice::queue

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -76,7 +77,8 @@ class Journal {
 
   // Writes already-encoded records at the end of the file (preallocating in chunks).
   Status append(std::string_view encoded);
-  // Makes every append so far durable.
+  // Makes every append so far durable. Once a sync has failed, every later call returns that failure without
+  // syncing again (a retried fdatasync can succeed after the kernel dropped the dirty pages).
   Status sync();
   // Bytes of records written.
   std::uint64_t size() const { return end_; }
@@ -89,6 +91,8 @@ class Journal {
   Journal(IoOps& io, Fd fd, std::string path, std::uint64_t seq) : io_(io), fd_(std::move(fd)), path_(std::move(path)), seq_(seq) {}
   IoOps& io_;
   Fd fd_;
+  std::mutex syncMu_;   // sync() runs on the committer thread and under the spool lock (maintenance)
+  Status syncFailure_;  // the first failed sync, returned by every later one
   std::string path_;
   std::uint64_t seq_;
   std::uint64_t end_ = kJournalHeaderSize;

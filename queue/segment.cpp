@@ -69,9 +69,10 @@ Status Segment::append(const struct iovec* iov, int iovcnt, std::size_t bytes, s
 
 Status Segment::sync() {
   std::lock_guard<std::mutex> lk(fdMu_);
+  if (!syncFailure_) return syncFailure_;
   if (!fd_.valid()) return Status();
-  if (io_.fdatasync(fd_.get()) != 0) return Status::fromErrno(errno, "sync segment " + path_);
-  return Status();
+  if (io_.fdatasync(fd_.get()) != 0) syncFailure_ = Status::fromErrno(errno, "sync segment " + path_);
+  return syncFailure_;
 }
 
 void Segment::releaseFd() {

@@ -33,6 +33,8 @@ class Segment {
   // Bytes still free for records.
   std::uint64_t room() const { return capacity_ > end_ ? capacity_ - end_ : 0; }
   // Makes all appended bytes durable (fdatasync). After releaseFd() there is nothing left to sync: returns ok.
+  // Once a sync has failed, every later call returns that failure without syncing again: a retried fdatasync can
+  // succeed after the kernel dropped the dirty pages, and must not be taken as proof of durability.
   Status sync();
   // Closes the file descriptor of a sealed segment whose every write is already synced; the mapping stays. Keeps a
   // large spool from needing one descriptor per segment. Caller holds the spool lock.
@@ -62,8 +64,9 @@ class Segment {
  private:
   Segment(IoOps& io, Fd fd, std::string path, std::uint32_t id) : io_(io), fd_(std::move(fd)), path_(std::move(path)), id_(id) {}
   IoOps& io_;
-  std::mutex fdMu_;  // guards fd_ between the committer's sync() and releaseFd()
+  std::mutex fdMu_;  // guards fd_ and syncFailure_ between the committer's sync(), maintenance and releaseFd()
   Fd fd_;
+  Status syncFailure_;  // the first failed sync, returned by every later one
   Mapping map_;
   std::string path_;
   std::uint32_t id_;

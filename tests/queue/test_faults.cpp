@@ -89,6 +89,34 @@ TEST_CASE("EIO on sync fails the waiting callbacks, never acknowledges, and make
   }
 }
 
+TEST_CASE("a sync that failed in maintain() is not retried by the committer and reported as durable") {
+  TempDir d;
+  FaultyIo io;
+  auto o = testOptions(d.path);
+  o.maxCommitDelay = std::chrono::seconds(30);  // the outcome's group commit waits for the flush below
+  o.io = &io;
+  auto s = Spool::open(o);
+  REQUIRE(s.isOk());
+  Spool& sp = *s.value();
+  auto m = makeMessage(1);
+  auto id = appendSync(sp, m);
+  REQUIRE(id.isOk());
+  auto done = std::make_shared<std::promise<Status>>();
+  auto fut = done->get_future();
+  REQUIRE(sp.recordOutcome(id.value(), 0, Outcome::Delivered, 0, 1, "250",
+                           [done](MessageId, const Status& st) { done->set_value(st); })
+              .isOk());
+  // maintain() syncs the journal first; that sync fails (the kernel may have dropped the outcome's dirty pages).
+  io.syncErr = EIO;
+  CHECK_FALSE(sp.maintain().isOk());
+  CHECK(sp.health().state == Health::Failed);
+  // The disk "recovers": a second fdatasync of the same file would now succeed, but must not be believed.
+  io.syncErr = 0;
+  CHECK_FALSE(sp.flush().isOk());
+  Status st = fut.get();
+  CHECK_FALSE(st.isOk());
+}
+
 TEST_CASE("ENOSPC while preallocating a segment refuses the append and clears when space returns") {
   TempDir d;
   FaultyIo io;
