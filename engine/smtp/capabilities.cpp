@@ -6,6 +6,8 @@
 #include <limits>
 #include <string_view>
 
+#include "engine/smtp/ascii.hpp"
+
 namespace sluice::smtp {
 
 namespace {
@@ -16,9 +18,7 @@ constexpr bool isSpace(char c) { return c == ' ' || c == '\t'; }
 // ASCII upper-case copy of a token.
 std::string upper(std::string_view s) {
   std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
+  for (char& c : out) c = upperAscii(c);
   return out;
 }
 

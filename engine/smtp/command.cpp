@@ -2,6 +2,8 @@
 // advertised (RFC 5321 §4.1.1.3), and the xtext encoding used by DSN parameters (RFC 3461 §4).
 #include "engine/smtp/command.hpp"
 
+#include "engine/smtp/ascii.hpp"
+
 namespace sluice::smtp {
 
 namespace {
@@ -16,17 +18,6 @@ void appendClean(std::string& out, std::string_view s) {
   for (char c : s) {
     if (!isControl(static_cast<unsigned char>(c))) out.push_back(c);
   }
-}
-
-// Appends the decimal form of v.
-void appendNumber(std::string& out, std::uint64_t v) {
-  char tmp[20];
-  int n = 0;
-  do {
-    tmp[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  while (n > 0) out.push_back(tmp[--n]);
 }
 
 // Appends "<path>", adding the brackets unless the caller already did; "" becomes the null path "<>".
@@ -67,7 +58,7 @@ void appendMail(std::string& out, std::string_view reversePath, const MailParams
   if (caps.esmtp) {
     if (p.size != 0 && caps.size) {  // RFC 1870 §6
       out.append(" SIZE=");
-      appendNumber(out, p.size);
+      appendDecimal(out, p.size);
     }
     if (bodyAllowed(p.body, caps)) {
       switch (p.body) {
@@ -127,7 +118,7 @@ void appendRcpt(std::string& out, std::string_view forwardPath, const RcptParams
 // Writes "BDAT n" or "BDAT n LAST" (RFC 3030 §2).
 void appendBdat(std::string& out, std::uint64_t octets, bool last) {
   out.append("BDAT ");
-  appendNumber(out, octets);
+  appendDecimal(out, octets);
   if (last) out.append(" LAST");
   out.append("\r\n");
 }

@@ -4,36 +4,14 @@
 // are copied as one long run, so plain text costs one scan and one bulk copy.
 #include "engine/smtp/dotstuff.hpp"
 
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "engine/smtp/ascii.hpp"
 
 namespace sluice::smtp {
 
 namespace {
-
-// Offset of the first CR or LF in p[0..n), or n when there is none.
-inline std::size_t findEol(const char* p, std::size_t n) {
-  std::size_t i = 0;
-#if defined(__SSE2__)
-  const __m128i cr = _mm_set1_epi8('\r');
-  const __m128i lf = _mm_set1_epi8('\n');
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const unsigned mask =
-        static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf))));
-    if (mask != 0) return i + static_cast<std::size_t>(std::countr_zero(mask));
-  }
-#endif
-  for (; i < n; ++i) {
-    if (p[i] == '\r' || p[i] == '\n') return i;
-  }
-  return n;
-}
 
 // Grows `out` geometrically when `extra` more bytes would not fit, so repeated feeds stay amortised O(n).
 inline void ensureRoom(std::string& out, std::size_t extra) {
@@ -67,7 +45,7 @@ void DotStuffer::feed(std::string_view in, std::string& out) {
         run = i;
       }
     }
-    const std::size_t k = i + findEol(p + i, n - i);
+    const std::size_t k = i + findLineBreak(p + i, n - i);
     if (k == n) break;  // the chunk ends inside a line
     if (p[k] == '\r') {
       if (k + 1 < n && p[k + 1] == '\n') {  // a proper CRLF stays inside the run

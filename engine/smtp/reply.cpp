@@ -4,23 +4,14 @@
 
 #include <cstring>
 
+#include "engine/smtp/ascii.hpp"
+
 namespace sluice::smtp {
 
 namespace {
 
 // True for an ASCII decimal digit.
 constexpr bool isDigit(char c) { return c >= '0' && c <= '9'; }
-
-// Appends the decimal form of v to out (no locale, no allocation beyond out).
-void appendNumber(std::string& out, unsigned v) {
-  char tmp[8];
-  int n = 0;
-  do {
-    tmp[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0 && n < 8);
-  while (n > 0) out.push_back(tmp[--n]);
-}
 
 // Reads 1-3 digits at s[i...]; returns the count read (0 when none) and the value in `value`.
 std::size_t readDigits(std::string_view s, std::size_t i, std::uint16_t& value) {
@@ -39,11 +30,11 @@ std::size_t readDigits(std::string_view s, std::size_t i, std::uint16_t& value) 
 std::string EnhancedCode::str() const {
   std::string out;
   if (!present) return out;
-  appendNumber(out, cls);
+  appendDecimal(out, cls);
   out.push_back('.');
-  appendNumber(out, subject);
+  appendDecimal(out, subject);
   out.push_back('.');
-  appendNumber(out, detail);
+  appendDecimal(out, detail);
   return out;
 }
 
@@ -71,7 +62,7 @@ std::string Reply::text() const {
 // Returns "ddd text" for the first line (just "ddd" when that line has no text).
 std::string Reply::firstLine() const {
   std::string out;
-  appendNumber(out, static_cast<unsigned>(code));
+  appendDecimal(out, static_cast<unsigned>(code));
   if (!lines.empty() && !lines.front().empty()) {
     out.push_back(' ');
     out += lines.front();

@@ -4,16 +4,16 @@
 
 #include <cstring>
 
+#include "engine/smtp/ascii.hpp"
+
 namespace sluice::smtp {
 namespace {
 
-// Upper-cases one ASCII letter; other octets pass unchanged.
-constexpr char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
 // Packs four upper-cased characters into one integer for a fast verb switch.
 constexpr std::uint32_t key4(const char* s) {
-  return (std::uint32_t(std::uint8_t(upper(s[0]))) << 24) | (std::uint32_t(std::uint8_t(upper(s[1]))) << 16) |
-         (std::uint32_t(std::uint8_t(upper(s[2]))) << 8) | std::uint32_t(std::uint8_t(upper(s[3])));
+  return (std::uint32_t(std::uint8_t(upperAscii(s[0]))) << 24) |
+         (std::uint32_t(std::uint8_t(upperAscii(s[1]))) << 16) |
+         (std::uint32_t(std::uint8_t(upperAscii(s[2]))) << 8) | std::uint32_t(std::uint8_t(upperAscii(s[3])));
 }
 
 // Removes leading and trailing spaces and tabs.
@@ -155,7 +155,7 @@ int b64Value(unsigned char c) {
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (upper(s[i]) != upper(prefix[i])) return false;
+    if (upperAscii(s[i]) != upperAscii(prefix[i])) return false;
   return true;
 }
 

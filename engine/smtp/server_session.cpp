@@ -3,12 +3,9 @@
 #include "engine/smtp/server_session.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "engine/smtp/ascii.hpp"
 
 namespace sluice::smtp {
 namespace {
@@ -41,23 +38,6 @@ std::string_view checkedStatus(int code, std::string_view status) {
     }
   }
   return part == 2 && digits > 0 ? status : fallback;
-}
-
-// Index of the first CR or LF in p[0..n), or n. Scans 16 bytes at a time where SSE2 is available.
-std::size_t findLineBreak(const char* p, std::size_t n) {
-  std::size_t i = 0;
-#if defined(__SSE2__)
-  const __m128i cr = _mm_set1_epi8('\r');
-  const __m128i lf = _mm_set1_epi8('\n');
-  for (; i + 16 <= n; i += 16) {
-    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
-    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
-  }
-#endif
-  for (; i < n; ++i)
-    if (p[i] == '\r' || p[i] == '\n') return i;
-  return n;
 }
 
 }  // namespace
@@ -394,9 +374,11 @@ void ServerSession::endOfChunk() {
     messageEnd();
     return;
   }
-  char text[48];
-  int len = std::snprintf(text, sizeof text, "%llu octets received", static_cast<unsigned long long>(chunkSize_));
-  reply(250, "2.0.0", std::string_view(text, static_cast<std::size_t>(len)));
+  constexpr std::string_view kReceived = " octets received";
+  char text[20 + kReceived.size()];
+  const std::size_t len = writeDecimal(text, chunkSize_);
+  std::memcpy(text + len, kReceived.data(), kReceived.size());
+  reply(250, "2.0.0", std::string_view(text, len + kReceived.size()));
 }
 
 // Offers the complete message to the owner.
@@ -500,12 +482,12 @@ void ServerSession::applyDecision(Pending kind, const Verdict& v) {
 void ServerSession::writeEhloReply() {
   std::string_view items[16];
   std::size_t count = 0;
-  char sizeLine[32];
+  std::string sizeLine;
   if (config_.pipelining) items[count++] = "PIPELINING";
   if (config_.size) {
-    int len = std::snprintf(sizeLine, sizeof sizeLine, "SIZE %llu",
-                            static_cast<unsigned long long>(config_.limits.maxMessageSize));
-    items[count++] = std::string_view(sizeLine, static_cast<std::size_t>(len));
+    sizeLine = "SIZE ";
+    appendDecimal(sizeLine, config_.limits.maxMessageSize);
+    items[count++] = sizeLine;
   }
   if (config_.eightBitMime) items[count++] = "8BITMIME";
   if (config_.binaryMime && config_.chunking) items[count++] = "BINARYMIME";
