@@ -23,21 +23,10 @@ std::string_view checkedStatus(int code, std::string_view status) {
   static constexpr std::string_view kGeneric[] = {"2.0.0", "4.0.0", "5.0.0"};
   const int cls = code / 100;
   if (status.empty() || (cls != 2 && cls != 4 && cls != 5)) return {};
-  std::string_view fallback = kGeneric[cls == 2 ? 0 : cls == 4 ? 1 : 2];
-  if (status.size() < 5 || status[0] != static_cast<char>('0' + cls) || status[1] != '.') return fallback;
-  int part = 1, digits = 0;
-  for (std::size_t i = 2; i < status.size(); ++i) {
-    char c = status[i];
-    if (c >= '0' && c <= '9') {
-      if (++digits > 3) return fallback;
-    } else if (c == '.' && digits > 0 && part == 1) {
-      part = 2;
-      digits = 0;
-    } else {
-      return fallback;
-    }
-  }
-  return part == 2 && digits > 0 ? status : fallback;
+  EnhancedCode parsed;
+  std::size_t used = 0;
+  if (parseEnhancedCode(status, parsed, used) && used == status.size() && parsed.cls == cls) return status;
+  return kGeneric[cls == 2 ? 0 : cls == 4 ? 1 : 2];
 }
 
 }  // namespace
