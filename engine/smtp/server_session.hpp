@@ -201,6 +201,8 @@ class ServerSession {
   void cmdEtrn(std::string_view args);
   void cmdStartTls(std::string_view args);
   void cmdAuth(std::string_view args);
+  void rejectParams(ParamError e);
+  void askAuthResponse(AuthStep step, std::string_view challenge);
   void authResponse(std::string_view line);
   void authPlain(std::string_view base64);
   void authCheck(std::string_view mech, std::string_view authzid, std::string_view user, std::string_view pass);

@@ -91,6 +91,16 @@ void ServerSession::dispatch(std::string_view line) {
   }
 }
 
+// Answers MAIL or RCPT parameters that did not parse: 501 for bad syntax, 555 for unknown or not offered.
+void ServerSession::rejectParams(ParamError e) {
+  switch (e) {
+    case ParamError::None: return;
+    case ParamError::Syntax: error(501, "5.5.4", "Invalid parameter syntax"); return;
+    case ParamError::Unknown: error(555, "5.5.4", "Unsupported parameter"); return;
+    case ParamError::NotOffered: error(555, "5.5.4", "Parameter of an extension not offered"); return;
+  }
+}
+
 // EHLO / HELO (RFC 5321 §4.1.1.1): resets any transaction; EHLO may be refused by configuration.
 void ServerSession::cmdHelo(std::string_view args, bool extended) {
   if (extended && config_.refuseEhlo) {  // the client must fall back to HELO (RFC 5321 §3.2)
@@ -133,11 +143,9 @@ void ServerSession::cmdMail(std::string_view args) {
   }
   MailParams params;
   bool authGiven = false;
-  switch (parseMailParams(rest, offered(), params, scratch_, authGiven)) {
-    case ParamError::None: break;
-    case ParamError::Syntax: error(501, "5.5.4", "Invalid parameter syntax"); return;
-    case ParamError::Unknown: error(555, "5.5.4", "Unsupported parameter"); return;
-    case ParamError::NotOffered: error(555, "5.5.4", "Parameter of an extension not offered"); return;
+  if (const ParamError pe = parseMailParams(rest, offered(), params, scratch_, authGiven); pe != ParamError::None) {
+    rejectParams(pe);
+    return;
   }
   if (path.nonAscii && !params.smtpUtf8) {
     error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
@@ -177,11 +185,9 @@ void ServerSession::cmdRcpt(std::string_view args) {
     return;
   }
   RcptParams params;
-  switch (parseRcptParams(rest, offered(), params)) {
-    case ParamError::None: break;
-    case ParamError::Syntax: error(501, "5.5.4", "Invalid parameter syntax"); return;
-    case ParamError::Unknown: error(555, "5.5.4", "Unsupported parameter"); return;
-    case ParamError::NotOffered: error(555, "5.5.4", "Parameter of an extension not offered"); return;
+  if (const ParamError pe = parseRcptParams(rest, offered(), params); pe != ParamError::None) {
+    rejectParams(pe);
+    return;
   }
   if (path.nonAscii && !txUtf8_) {
     error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
@@ -366,9 +372,7 @@ void ServerSession::cmdAuth(std::string_view args) {
       authPlain(initial == "=" ? std::string_view{} : initial);
       return;
     }
-    authStep_ = AuthStep::PlainResponse;
-    mode_ = Mode::AuthResponse;
-    reply(334, {}, "");
+    askAuthResponse(AuthStep::PlainResponse, "");
     return;
   }
   if (!initial.empty()) {
@@ -377,14 +381,17 @@ void ServerSession::cmdAuth(std::string_view args) {
       return;
     }
     authUser_ = scratch_;
-    authStep_ = AuthStep::LoginPassword;
-    mode_ = Mode::AuthResponse;
-    reply(334, {}, kLoginPassword);
+    askAuthResponse(AuthStep::LoginPassword, kLoginPassword);
     return;
   }
-  authStep_ = AuthStep::LoginUser;
+  askAuthResponse(AuthStep::LoginUser, kLoginUser);
+}
+
+// Sends a 334 challenge (RFC 4954 §4) and reads the next line as the response for `step`.
+void ServerSession::askAuthResponse(AuthStep step, std::string_view challenge) {
+  authStep_ = step;
   mode_ = Mode::AuthResponse;
-  reply(334, {}, kLoginUser);
+  reply(334, {}, challenge);
 }
 
 // One client line inside an AUTH exchange: "*" cancels (501), otherwise base64.
@@ -408,9 +415,7 @@ void ServerSession::authResponse(std::string_view line) {
   }
   if (step == AuthStep::LoginUser) {
     authUser_ = scratch_;
-    authStep_ = AuthStep::LoginPassword;
-    mode_ = Mode::AuthResponse;
-    reply(334, {}, kLoginPassword);
+    askAuthResponse(AuthStep::LoginPassword, kLoginPassword);
     return;
   }
   authCheck("LOGIN", {}, authUser_, scratch_);
