@@ -45,15 +45,21 @@ constexpr std::array<StateInfo, 7> kCommands{{
 }};
 
 // Builds a locally made reply "451 4.4.2 <text>".
-Reply synthesize(std::string_view text) {
-  Reply r;
-  r.code = 451;
-  r.enhanced = EnhancedCode{4, 4, 2, true};
-  r.lines.push_back("4.4.2 " + std::string(text));
-  return r;
-}
+Reply synthesize(std::string_view text) { return localReply(451, EnhancedCode{4, 4, 2, true}, text); }
 
 }  // namespace
+
+// Builds a reply the session made itself: the code and one line "c.s.d text".
+Reply localReply(int code, EnhancedCode enhanced, std::string_view text) {
+  Reply r;
+  r.code = code;
+  r.enhanced = enhanced;
+  std::string line = enhanced.str();
+  line += ' ';
+  line += text;
+  r.lines.push_back(std::move(line));
+  return r;
+}
 
 // Returns the log label of a state.
 std::string_view stateLabel(ClientState s) { return kStates[static_cast<std::size_t>(s)].label; }
@@ -158,8 +164,7 @@ void ClientSession::onGreeting(const Reply& r) {
 // EHLO reply: capabilities, STARTTLS, or the HELO fallback on 500/502 (RFC 5321 §3.2, §4.1.4).
 void ClientSession::onEhloReply(const Reply& r, bool afterTls) {
   if (r.klass() == ReplyClass::Positive) {
-    caps_ = parseEhlo(r);
-    caps_.esmtp = true;
+    caps_ = parseEhlo(r);  // a 2xx: esmtp is true
     if (!afterTls && !tlsActive_ && config_.tls != TlsPolicy::Never && caps_.startTls) {
       appendSimple(line(), "STARTTLS");
       writeFraming(line_);
@@ -266,12 +271,7 @@ void ClientSession::submit(OutboundMessage message) {
   if (state_ == ClientState::Closed || state_ == ClientState::Quitting || m->msg.recipients.empty()) {
     started_.push_back(std::move(m));
     MsgState& ms = *started_.back();
-    Reply r = synthesize("not attempted: connection not usable");
-    for (std::uint32_t i = 0; i < ms.count(); ++i) {
-      emit(RecipientResult{ms.msg.handle, i, Outcome::TemporaryFailure, r, true, false, false});
-      ++stats_.recipientsTemporary;
-    }
-    ms.reported = ms.nextRcpt = ms.count();
+    reportUnsent(ms, Outcome::TemporaryFailure, synthesize("not attempted: connection not usable"));
     maybeFinishMessage(ms);
     return finishCall();
   }
@@ -337,17 +337,7 @@ void ClientSession::fail(std::string_view reason, const Reply* reply, bool hostR
 void ClientSession::closeNow(bool graceful) {
   if (state_ == ClientState::Closed) return;
   if (!graceful) {
-    while (writes_.size() > taken_) {
-      WriteBuf& w = writes_.back();
-      unackedBdat_ -= w.bdatBytes;
-      unackedDataBlocks_ -= w.dataBlocks;
-      std::vector<MsgState*> refs = std::move(w.refs);
-      writes_.pop_back();
-      for (MsgState* m : refs) {
-        --m->writeRefs;
-        maybeFinishMessage(*m);
-      }
-    }
+    while (writes_.size() > taken_) retireWrite(true);
   }
   transition(ClientState::Closed);
   emit(Closed{graceful});
@@ -427,6 +417,24 @@ void ClientSession::pushPending(CmdKind kind, Txn* txn, std::uint32_t rcpt) {
   }
 }
 
+// Removes the oldest write (acknowledged) or the newest (never taken, dropped) and releases what it held: its
+// unacknowledged body octets and blocks, and its body references, which may let a message finish.
+void ClientSession::retireWrite(bool newest) {
+  WriteBuf& w = newest ? writes_.back() : writes_.front();
+  unackedBdat_ -= w.bdatBytes;
+  unackedDataBlocks_ -= w.dataBlocks;
+  std::vector<MsgState*> refs = std::move(w.refs);
+  if (newest) {
+    writes_.pop_back();
+  } else {
+    writes_.pop_front();
+  }
+  for (MsgState* m : refs) {
+    --m->writeRefs;
+    maybeFinishMessage(*m);
+  }
+}
+
 // Hands out the oldest write not yet taken; its slices stay valid until onWritten() acknowledges it.
 std::optional<WriteRequest> ClientSession::takeWrite() {
   if (taken_ == writes_.size()) return std::nullopt;
@@ -447,17 +455,9 @@ std::optional<WriteRequest> ClientSession::takeWrite() {
 // The oldest taken write completed (successfully or not): release its buffers and send more body if allowed.
 void ClientSession::onWritten() {
   if (taken_ == 0) return finishCall();
-  WriteBuf& w = writes_.front();
-  unackedBdat_ -= w.bdatBytes;
-  unackedDataBlocks_ -= w.dataBlocks;
-  std::vector<MsgState*> refs = std::move(w.refs);
-  writes_.pop_front();
   --taken_;
   progress_ = true;
-  for (MsgState* m : refs) {
-    --m->writeRefs;
-    maybeFinishMessage(*m);
-  }
+  retireWrite(false);
   pump();
   finishCall();
 }

@@ -257,6 +257,7 @@ class ClientSession {
   void writeFraming(std::string_view bytes);
   void writeExternal(std::string_view bytes);
   void pushPending(CmdKind kind, Txn* txn, std::uint32_t rcpt);
+  void retireWrite(bool newest);
   std::string& line();
   void finishCall();
 
@@ -267,6 +268,9 @@ class ClientSession {
   void onTxnReply(const Pending& p, const Reply& r);
   void writeDataBlock(Txn& t);
   void writeBdatChunk(Txn& t);
+  void report(MsgState& m, std::uint32_t index, Outcome o, const Reply& r, bool synthesized, bool dup,
+              bool attempted);
+  void reportUnsent(MsgState& m, Outcome o, const Reply& r);
   void finishRecipient(Txn& t, std::uint32_t local, Outcome o, const Reply& r, bool synthesized, bool dup,
                        bool attempted);
   void finishOpenRecipients(Txn& t, const Reply& r, bool synthesized, bool dup);

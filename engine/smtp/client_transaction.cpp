@@ -83,16 +83,9 @@ bool ClientSession::rejectOversized() {
   if (!caps_.size || caps_.sizeLimit == 0) return false;
   MsgState& m = *queued_.front();
   if (m.nextRcpt != 0 || std::max(m.msg.params.size, m.bodySize) <= caps_.sizeLimit) return false;
-  Reply r;
-  r.code = 552;
-  r.enhanced = EnhancedCode{5, 3, 4, true};
-  r.lines.push_back("5.3.4 Message size exceeds fixed maximum message size of the peer");
-  for (std::uint32_t i = 0; i < m.count(); ++i) {
-    ++m.reported;
-    ++stats_.recipientsPermanent;
-    emit(RecipientResult{m.msg.handle, i, Outcome::PermanentFailure, r, true, false, false});
-  }
-  m.nextRcpt = m.count();
+  const Reply tooBig =
+      localReply(552, EnhancedCode{5, 3, 4, true}, "Message size exceeds fixed maximum message size of the peer");
+  reportUnsent(m, Outcome::PermanentFailure, tooBig);
   started_.push_back(std::move(queued_.front()));
   queued_.pop_front();
   maybeFinishMessage(*started_.back());
@@ -362,16 +355,29 @@ void ClientSession::finishRecipient(Txn& t, std::uint32_t local, Outcome o, cons
                                     bool attempted) {
   if (t.rcpt[local] == RcptState::Final) return;
   t.rcpt[local] = RcptState::Final;
-  ++t.msg->reported;
+  report(*t.msg, t.first + local, o, r, synthesized, dup, attempted);
+}
+
+// Emits the one result of recipient `index` of a message and counts it.
+void ClientSession::report(MsgState& m, std::uint32_t index, Outcome o, const Reply& r, bool synthesized, bool dup,
+                           bool attempted) {
+  ++m.reported;
   switch (o) {
     case Outcome::Delivered:
       ++stats_.recipientsDelivered;
-      t.msg->anyDelivered = true;
+      m.anyDelivered = true;
       break;
     case Outcome::PermanentFailure: ++stats_.recipientsPermanent; break;
     case Outcome::TemporaryFailure: ++stats_.recipientsTemporary; break;
   }
-  emit(RecipientResult{t.msg->msg.handle, t.first + local, o, r, synthesized, dup, attempted});
+  emit(RecipientResult{m.msg.handle, index, o, r, synthesized, dup, attempted});
+}
+
+// Gives every recipient not yet in a transaction the outcome `o` with a reply the session made (never written to
+// the peer: synthesized, not attempted), so no transaction will take them.
+void ClientSession::reportUnsent(MsgState& m, Outcome o, const Reply& r) {
+  for (std::uint32_t i = m.nextRcpt; i < m.count(); ++i) report(m, i, o, r, true, false, false);
+  m.nextRcpt = m.count();
 }
 
 // Completes the transaction once nothing more will be written for it and every written command has its reply.
@@ -382,11 +388,8 @@ void ClientSession::maybeCompleteTxn(Txn& t) {
 // Retires a finished transaction: RSET after a failure, poisoning transactions written behind it.
 void ClientSession::completeTxn(Txn& t) {
   if (!t.ended) {
-    Reply r;
-    r.code = 451;
-    r.enhanced = EnhancedCode{4, 4, 2, true};
-    r.lines.push_back("4.4.2 transaction ended without a reply");
-    finishOpenRecipients(t, r, true, false);
+    finishOpenRecipients(t, localReply(451, EnhancedCode{4, 4, 2, true}, "transaction ended without a reply"), true,
+                         false);
   }
   if (!t.succeeded) {
     if (lastRsetSeq_ < t.lastCmdSeq) rsetWanted_ = true;
@@ -430,18 +433,10 @@ void ClientSession::abandonEverything(const Reply& r, bool synthesized, bool los
     }
     --t->msg->txnsOpen;
   }
-  Reply na;
-  na.code = 451;
-  na.enhanced = EnhancedCode{4, 4, 2, true};
-  na.lines.push_back("4.4.2 not attempted: " + (r.lines.empty() ? std::string() : r.lines.front()));
+  const Reply na = localReply(451, EnhancedCode{4, 4, 2, true},
+                              "not attempted: " + (r.lines.empty() ? std::string() : r.lines.front()));
   while (!queued_.empty()) {
-    MsgState& m = *queued_.front();
-    for (std::uint32_t i = m.nextRcpt; i < m.count(); ++i) {
-      ++m.reported;
-      ++stats_.recipientsTemporary;
-      emit(RecipientResult{m.msg.handle, i, Outcome::TemporaryFailure, na, true, false, false});
-    }
-    m.nextRcpt = m.count();
+    reportUnsent(*queued_.front(), Outcome::TemporaryFailure, na);
     started_.push_back(std::move(queued_.front()));
     queued_.pop_front();
   }

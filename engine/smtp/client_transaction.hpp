@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "engine/smtp/client_session.hpp"
@@ -65,5 +66,8 @@ struct Txn {
   std::uint64_t remaining = 0;
   DotStuffer stuffer;
 };
+
+// A reply made by the session itself (no peer said it): `code`, and one line "c.s.d text".
+Reply localReply(int code, EnhancedCode enhanced, std::string_view text);
 
 }  // namespace sluice::smtp
