@@ -272,7 +272,7 @@ std::size_t ServerSession::scanData(const char* p, std::size_t n) {
         if (p[i] == '.') {
           deliver(p + span, i - span);
           span = ++i;
-          lineLen_ = 1;
+          lineLen_ = 0;  // the dropped dot does not count (§4.5.3.1.6)
           dataState_ = DataState::Dot;
           break;
         }

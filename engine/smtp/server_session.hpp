@@ -39,7 +39,7 @@ enum class LongLinePolicy : std::uint8_t {
 // Named limits for untrusted input, with their defaults.
 struct ServerLimits {
   std::size_t maxCommandLine = 512;          // octets incl. CRLF (RFC 5321 §4.5.3.1.4); longer: 500 5.5.2
-  std::size_t maxTextLine = 1000;            // octets incl. CRLF in DATA (§4.5.3.1.6)
+  std::size_t maxTextLine = 1000;            // octets incl. CRLF in DATA, stuffing dot not counted (§4.5.3.1.6)
   std::size_t maxAuthLine = 12288;           // AUTH command and responses (RFC 4954 §4)
   std::size_t maxRecipients = 100;           // per transaction; more: 452 4.5.3 (§4.5.3.1.8)
   std::uint64_t maxMessageSize = 52428800;   // octets as delivered (after unstuffing); 0 = none; 552 5.3.4

@@ -123,6 +123,25 @@ TEST_CASE("bare LF and bare CR dot lines never end DATA: no smuggled commands (R
   }
 }
 
+TEST_CASE("the dot added for transparency does not count towards the 998-octet line limit (RFC 5321 §4.5.3.1.6)") {
+  // §4.5.3.1.6: 1000 octets including CRLF, "not counting the leading dot duplicated for transparency".
+  const std::string d998 = "." + std::string(997, 'x');  // a 998-octet line that starts with "."
+  const std::string d999 = "." + std::string(998, 'y');
+  SUBCASE("a 998-octet line starting with a dot, stuffed to 999 on the wire, is accepted") {
+    Run r = dataTransaction(testConfig(), "." + d998 + "\r\n.\r\n");
+    CHECK(r.out ==
+          kGreeting + kEhloReply + kAccepted3 + "250 2.0.0 Queued\r\n221 2.0.0 mx.test closing connection\r\n");
+    CHECK(r.messages == std::vector<std::string>{d998 + "\r\n"});
+  }
+  SUBCASE("a 999-octet line starting with a dot is still refused") {
+    Run r = dataTransaction(testConfig(), "." + d999 + "\r\n.\r\n");
+    CHECK(r.out == kGreeting + kEhloReply + kAccepted3 +
+                       "550 5.6.0 Message contains a line longer than 998 octets\r\n"
+                       "221 2.0.0 mx.test closing connection\r\n");
+    CHECK(r.messages.empty());
+  }
+}
+
 TEST_CASE("text lines of 998, 999 and 5000 octets; NUL in content (RFC 5321 §4.5.3.1.6; spec 11.13)") {
   const std::string l998(998, 'x'), l999(999, 'y'), l5000(5000, 'z');
   SUBCASE("998 octets plus CRLF is accepted") {
