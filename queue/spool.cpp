@@ -51,6 +51,10 @@ std::int64_t Spool::nowMs() const {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+void Spool::failWriteLocked(const Status& st) {
+  failLocked(st.code() == ENOSPC || st.code() == EDQUOT ? Health::DiskFull : Health::Failed, st);
+}
+
 void Spool::failLocked(Health h, const Status& st) {
   if (health_.state == Health::Failed) return;  // Failed is terminal
   if (health_.state != h) log("health " + std::string(h == Health::Failed ? "FAILED" : "DISK FULL") + ": " +
@@ -79,7 +83,7 @@ Status Spool::ensureRoomLocked(std::size_t padded) {
       ++nextSegmentId_;
       continue;
     }
-    failLocked(st.code() == ENOSPC || st.code() == EDQUOT ? Health::DiskFull : Health::Failed, st);
+    failWriteLocked(st);
     return st;
   }
 }
@@ -107,7 +111,7 @@ Result<MessageId> Spool::append(const MessageIn& msgIn, DurableCallback onDurabl
   std::uint32_t offset = 0;
   if (Status st = active_->append(iov, 3, padded, offset); !st) {
     // The end offset did not move, so the next append overwrites whatever part of this one reached the file.
-    failLocked(st.code() == ENOSPC || st.code() == EDQUOT ? Health::DiskFull : Health::Failed, st);
+    failWriteLocked(st);
     return st;
   }
   if (health_.state == Health::DiskFull) health_ = HealthReport{};  // a write fitted again
@@ -222,7 +226,7 @@ Status Spool::recordOutcome(MessageId id, std::uint16_t rcpt, Outcome outcome, s
   scratch_.clear();
   encodeJournalRecord(r, scratch_);
   if (Status st = journal_->append(scratch_); !st) {
-    failLocked(st.code() == ENOSPC || st.code() == EDQUOT ? Health::DiskFull : Health::Failed, st);
+    failWriteLocked(st);
     return st;
   }
   if (health_.state == Health::DiskFull) health_ = HealthReport{};

@@ -172,6 +172,8 @@ class Spool {
   void onBatch(std::vector<CommitItem>& batch, const Status& st);
   // Records a fault: sets health and logs. Caller holds mu_.
   void failLocked(Health h, const Status& st);
+  // Records a failed write, create or preallocation: DiskFull for ENOSPC/EDQUOT, else Failed. Caller holds mu_.
+  void failWriteLocked(const Status& st);
   // Deletes one segment file and forgets its finished entries. Caller holds mu_.
   Status dropSegmentLocked(const std::shared_ptr<Segment>& seg);
   // Copies a sparse segment's live records forward, then drops it. Caller holds mu_.
