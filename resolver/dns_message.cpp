@@ -163,7 +163,7 @@ DnsAnswer parseReply(const std::uint8_t* data, std::size_t len, std::string_view
     if (!r.name(pos, scratch) || !r.u16(pos, t) || !r.u16(pos, c)) return malformed("bad question");
   }
   std::vector<Rr> answers;
-  answers.reserve(an);
+  answers.reserve(std::min<std::size_t>(an, len / 11));  // a record is 11 bytes or more: do not trust the count
   for (std::uint16_t i = 0; i < an; ++i) {
     Rr rr;
     if (!r.rr(pos, rr)) return malformed("bad answer record");
