@@ -1,5 +1,6 @@
 // ascii.hpp: byte-level helpers shared by the parsers and writers of engine/smtp (internal to the module):
-// the CR/LF scanner of the DATA paths, decimal output and ASCII case mapping. Pure, no allocation of their own.
+// the CR/LF scanner of the DATA paths, decimal output, ASCII letters/digits and upper-casing. Pure; output goes
+// only into buffers the caller passes.
 #pragma once
 
 #include <bit>
@@ -48,6 +49,11 @@ inline std::size_t writeDecimal(char* out, std::uint64_t v) {
 inline void appendDecimal(std::string& out, std::uint64_t v) {
   char tmp[20];
   out.append(tmp, writeDecimal(tmp, v));
+}
+
+// True for an ASCII letter or digit.
+constexpr bool isAsciiAlnum(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 // Upper-cases one ASCII letter; every other octet passes unchanged.

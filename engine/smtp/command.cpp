@@ -28,6 +28,13 @@ void appendPath(std::string& out, std::string_view path) {
   out.push_back('>');
 }
 
+// Writes "<verb>name" CRLF for EHLO and HELO; control octets in the name are dropped.
+void appendGreeting(std::string& out, std::string_view verb, std::string_view name) {
+  out.append(verb);
+  appendClean(out, name);
+  out.append("\r\n");
+}
+
 // Value of an upper-case hex digit, or -1 (RFC 3461 §4 requires upper case).
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -105,7 +112,7 @@ void appendRcpt(std::string& out, std::string_view forwardPath, const RcptParams
       out.append(" ORCPT=");
       std::size_t before = out.size();
       for (char c : p.orcptType) {  // addr-type is an atom; keep only its safe letters
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') out.push_back(c);
+        if (isAsciiAlnum(static_cast<unsigned char>(c)) || c == '-') out.push_back(c);
       }
       if (out.size() == before) out.append("rfc822");
       out.push_back(';');
@@ -124,18 +131,10 @@ void appendBdat(std::string& out, std::uint64_t octets, bool last) {
 }
 
 // Writes "EHLO name".
-void appendEhlo(std::string& out, std::string_view name) {
-  out.append("EHLO ");
-  appendClean(out, name);
-  out.append("\r\n");
-}
+void appendEhlo(std::string& out, std::string_view name) { appendGreeting(out, "EHLO ", name); }
 
 // Writes "HELO name".
-void appendHelo(std::string& out, std::string_view name) {
-  out.append("HELO ");
-  appendClean(out, name);
-  out.append("\r\n");
-}
+void appendHelo(std::string& out, std::string_view name) { appendGreeting(out, "HELO ", name); }
 
 // Writes a command that takes no argument ("DATA", "RSET", "QUIT", "NOOP", "STARTTLS").
 void appendSimple(std::string& out, std::string_view verb) {

@@ -46,9 +46,11 @@ void appendMail(std::string& out, std::string_view reversePath, const MailParams
 void appendRcpt(std::string& out, std::string_view forwardPath, const RcptParams& p, const Capabilities& caps);
 // "BDAT n\r\n" or "BDAT n LAST\r\n" (RFC 3030 §2).
 void appendBdat(std::string& out, std::uint64_t octets, bool last);
-// "EHLO name\r\n", "HELO name\r\n" and the other fixed commands ("DATA", "RSET", "QUIT", "NOOP", "STARTTLS").
+// "EHLO name\r\n".
 void appendEhlo(std::string& out, std::string_view name);
+// "HELO name\r\n" (the fallback when EHLO is refused).
 void appendHelo(std::string& out, std::string_view name);
+// A command without argument: "DATA", "RSET", "QUIT", "NOOP", "STARTTLS", then CRLF.
 void appendSimple(std::string& out, std::string_view verb);
 
 // xtext (RFC 3461 §4): "+" and "=", controls, space and octets outside 33..126 as "+HH".

@@ -23,18 +23,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// ASCII letter or digit.
-constexpr bool isAlnum(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 // atext of RFC 5322 §3.2.3; octets over 0x7F count as text and are reported through `nonAscii`.
 bool isAtext(unsigned char c, bool& nonAscii) {
   if (c >= 0x80) {
     nonAscii = true;
     return true;
   }
-  if (isAlnum(c)) return true;
+  if (isAsciiAlnum(c)) return true;
   return c != 0 && std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr;
 }
 
@@ -62,7 +57,7 @@ bool validDomain(std::string_view d, bool& nonAscii) {
     unsigned char c = static_cast<unsigned char>(d[i]);
     if (c >= 0x80) {
       nonAscii = true;
-    } else if (!isAlnum(c) && c != '-') {
+    } else if (!isAsciiAlnum(c) && c != '-') {
       return false;
     }
   }
@@ -119,9 +114,9 @@ bool nextParam(std::string_view& s, std::string_view& key, std::string_view& val
 
 // True when a parameter keyword is esmtp-keyword syntax (RFC 5321 §4.1.2): alnum followed by alnum or '-'.
 bool validKeyword(std::string_view k) {
-  if (k.empty() || !isAlnum(static_cast<unsigned char>(k[0]))) return false;
+  if (k.empty() || !isAsciiAlnum(static_cast<unsigned char>(k[0]))) return false;
   for (unsigned char c : k)
-    if (!isAlnum(c) && c != '-') return false;
+    if (!isAsciiAlnum(c) && c != '-') return false;
   return true;
 }
 
@@ -342,7 +337,7 @@ ParamError parseRcptParams(std::string_view s, const Offered& offered, RcptParam
       if (semi == std::string_view::npos || semi == 0 || semi + 1 >= value.size()) return ParamError::Syntax;
       std::string_view type = value.substr(0, semi);
       for (unsigned char c : type)
-        if (!isAlnum(c) && c != '-') return ParamError::Syntax;
+        if (!isAsciiAlnum(c) && c != '-') return ParamError::Syntax;
       p.orcpt.clear();
       if (!xtextDecode(value.substr(semi + 1), p.orcpt) || p.orcpt.size() > 500) return ParamError::Syntax;
       p.orcptType.assign(type);
