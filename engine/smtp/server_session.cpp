@@ -456,12 +456,7 @@ void ServerSession::applyDecision(Pending kind, const Verdict& v) {
         answer(235, "2.7.0", "Authentication successful");
       } else {
         authUser_.clear();
-        if (config_.limits.maxErrors != 0 && stats_.errors + 1 >= config_.limits.maxErrors) {
-          error(535, "5.7.8", "Authentication credentials invalid");  // becomes the 421
-          return;
-        }
-        ++stats_.errors;
-        answer(535, "5.7.8", "Authentication credentials invalid");
+        if (!tooManyErrors()) answer(535, "5.7.8", "Authentication credentials invalid");  // a failed AUTH counts
       }
       return;
   }
@@ -523,15 +518,18 @@ void ServerSession::reply(int code, std::string_view status, std::string_view te
 
 // A reply to a client error: counts it, and past limits.maxErrors answers 421 and closes instead.
 void ServerSession::error(int code, std::string_view status, std::string_view text) {
+  if (!tooManyErrors()) reply(code, status, text);
+}
+
+// Counts one client error; the one that reaches limits.maxErrors is answered 421 4.7.0 and closes (returns true).
+bool ServerSession::tooManyErrors() {
   ++stats_.errors;
-  if (config_.limits.maxErrors != 0 && stats_.errors >= config_.limits.maxErrors) {
-    std::string t = config_.hostname;
-    t += " Error: too many errors";
-    reply(421, "4.7.0", t);
-    close();
-    return;
-  }
-  reply(code, status, text);
+  if (config_.limits.maxErrors == 0 || stats_.errors < config_.limits.maxErrors) return false;
+  std::string t = config_.hostname;
+  t += " Error: too many errors";
+  reply(421, "4.7.0", t);
+  close();
+  return true;
 }
 
 // Forgets the mail transaction (RFC 5321 §4.1.1.5); the login and the greeting stay.

@@ -214,6 +214,7 @@ class ServerSession {
   void writeEhloReply();
   void reply(int code, std::string_view status, std::string_view text);
   void error(int code, std::string_view status, std::string_view text);
+  bool tooManyErrors();
   void deliver(const char* p, std::size_t n);
   void resetTransaction(bool notifyOwner);
   void close();

@@ -220,6 +220,20 @@ TEST_CASE("too many errors: 421 and close, nothing after it executed (RFC 5321 �
   CHECK(r.closed);
 }
 
+TEST_CASE("failed AUTH attempts count towards maxErrors; the one that reaches it is the 421 (RFC 4954 §4)") {
+  ServerConfig cfg = testConfig();
+  cfg.limits.maxErrors = 3;
+  Run r = runAllSplits(cfg, "EHLO c\r\nAUTH PLAIN " + kPlainBad + "\r\nFOO\r\nAUTH PLAIN " + kPlainBad +
+                                "\r\nNOOP\r\n",
+                       /*tls=*/true);
+  CHECK(r.out == kGreeting + kEhloTlsReply +
+                     "535 5.7.8 Authentication credentials invalid\r\n"
+                     "500 5.5.1 Command unrecognized\r\n"
+                     "421 4.7.0 mx.test Error: too many errors\r\n");
+  CHECK(r.closed);
+  CHECK(r.log.size() == 3);  // EHLO and both AUTH attempts reached the owner; NOOP never ran
+}
+
 TEST_CASE("idle timeout: the caller arms timeoutMs(); onTimeout() answers 421 4.4.2 and closes (RFC 5321 "
           "§4.5.3.2.7)") {
   Recorder rec;
