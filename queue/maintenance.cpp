@@ -69,16 +69,35 @@ Status Spool::checkpointLocked() {
 }
 
 Status Spool::dropSegmentLocked(const std::shared_ptr<Segment>& seg) {
-  // Forget the finished entries that live in this segment (their copies elsewhere, if any, stay).
+  // Forget the finished entries that live in this segment, and the spare copies it holds.
   std::vector<MessageId> gone;
   scanSegment(
       seg->bytes(),
       [&](std::size_t off, const RecordView& v) {
+        const std::pair<std::uint32_t, std::uint32_t> at{seg->id(), static_cast<std::uint32_t>(off)};
+        auto [first, last] = spareCopies_.equal_range(v.id);
+        for (auto it = first; it != last; ++it)
+          if (it->second == at) {
+            spareCopies_.erase(it);
+            break;
+          }
         IndexEntry* e = table_.find(v.id);
         if (e && e->segment == seg->id() && e->offset == off && (e->flags & kEntryFinished)) gone.push_back(v.id);
       },
       [](std::size_t) {});
-  for (MessageId id : gone) table_.erase(id);
+  for (MessageId id : gone) {
+    // Forgotten while a spare copy remains, the message would come back as new at the next open once no journal
+    // names it: the finished entry moves to the copy instead.
+    auto spare = spareCopies_.find(id);
+    if (spare == spareCopies_.end()) {
+      table_.erase(id);
+      continue;
+    }
+    IndexEntry* e = table_.find(id);
+    e->segment = spare->second.first;
+    e->offset = spare->second.second;
+    spareCopies_.erase(spare);
+  }
   segments_.erase(seg->id());
   if (active_ == seg) active_.reset();
   if (io_.unlink(seg->path().c_str()) != 0) return Status::fromErrno(errno, "delete segment " + seg->path());

@@ -190,6 +190,10 @@ class Spool {
   MessageTable table_;
   DueQueue due_;
   std::unordered_map<MessageId, std::vector<bool>> overflow_;  // finality of recipients >= 32
+  // Spare copies (segment, offset) of indexed messages, left in later segments by an interrupted compaction and
+  // found at open. A finished entry whose own segment is deleted moves to its spare copy instead of being
+  // forgotten, so checkpoints keep naming it finished and the copy cannot bring it back at the next open.
+  std::unordered_multimap<MessageId, std::pair<std::uint32_t, std::uint32_t>> spareCopies_;
   std::map<std::uint32_t, std::shared_ptr<Segment>> segments_;
   std::shared_ptr<Segment> active_;
   std::shared_ptr<Journal> journal_;
