@@ -24,6 +24,7 @@ Tables makeTables() {
   return t;
 }
 
+// The slicing tables, built on first use.
 const Tables& tables() {
   static const Tables t = makeTables();
   return t;

@@ -46,8 +46,11 @@ class Fd {
   Fd() = default;
   // Takes ownership of fd (may be -1).
   explicit Fd(int fd) : fd_(fd) {}
+  // Closes the descriptor, if one is held.
   ~Fd();
+  // Takes over o's descriptor; o is left empty.
   Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  // Closes the descriptor held, then takes over o's.
   Fd& operator=(Fd&& o) noexcept;
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
@@ -64,8 +67,11 @@ class Fd {
 class Mapping {
  public:
   Mapping() = default;
+  // Unmaps the range, if one is mapped.
   ~Mapping();
+  // Takes over o's mapping; o is left empty.
   Mapping(Mapping&& o) noexcept;
+  // Unmaps the range held, then takes over o's.
   Mapping& operator=(Mapping&& o) noexcept;
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
