@@ -464,24 +464,25 @@ void ServerSession::applyDecision(Pending kind, const Verdict& v) {
 
 // The multi-line EHLO reply listing the extensions offered in this state (RFC 5321 §4.1.1.1).
 void ServerSession::writeEhloReply() {
+  const Offered o = offered();  // the same set decides which MAIL/RCPT parameters are legal
   std::string_view items[16];
   std::size_t count = 0;
   std::string sizeLine;
   if (config_.pipelining) items[count++] = "PIPELINING";
-  if (config_.size) {
+  if (o.size) {
     sizeLine = "SIZE ";
     appendDecimal(sizeLine, config_.limits.maxMessageSize);
     items[count++] = sizeLine;
   }
-  if (config_.eightBitMime) items[count++] = "8BITMIME";
-  if (config_.binaryMime && config_.chunking) items[count++] = "BINARYMIME";
+  if (o.eightBitMime) items[count++] = "8BITMIME";
+  if (o.binaryMime) items[count++] = "BINARYMIME";
   if (config_.chunking) items[count++] = "CHUNKING";
-  if (config_.smtpUtf8) items[count++] = "SMTPUTF8";
-  if (config_.dsn) items[count++] = "DSN";
+  if (o.smtpUtf8) items[count++] = "SMTPUTF8";
+  if (o.dsn) items[count++] = "DSN";
   if (config_.etrn) items[count++] = "ETRN";
   if (config_.startTls && !tls_) items[count++] = "STARTTLS";
   std::string auth;
-  if (!config_.authMechanisms.empty() && (tls_ || config_.authWithoutTls)) {
+  if (o.auth) {
     auth = "AUTH";
     for (const std::string& m : config_.authMechanisms) {
       auth += ' ';
@@ -555,7 +556,8 @@ void ServerSession::close() {
   pending_ = Pending::None;
 }
 
-// Which parameters are legal now: only those of extensions the current EHLO advertised (RFC 5321 §4.1.1.3).
+// Which parameters are legal now: only those of extensions the current EHLO advertised (RFC 5321 §4.1.1.3);
+// writeEhloReply() lists the extensions from this same set.
 Offered ServerSession::offered() const {
   Offered o;
   if (!esmtp_) return o;
