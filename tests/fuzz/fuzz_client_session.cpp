@@ -141,6 +141,7 @@ struct Harness {
 
 }  // namespace
 
+// libFuzzer entry point: byte 0 picks the configuration, the rest drives one session (see the file comment).
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
   const std::uint8_t flags = data[0];

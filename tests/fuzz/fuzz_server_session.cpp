@@ -124,6 +124,7 @@ Outcome run(const ServerConfig& cfg, bool tls, bool pendingEnd, const std::vecto
 
 }  // namespace
 
+// libFuzzer entry point: byte 0 picks configuration switches, byte 1 the segmentation, the rest is client input.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
   const std::uint8_t flags = data[0];
