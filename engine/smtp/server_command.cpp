@@ -134,6 +134,29 @@ bool parseDecimal(std::string_view s, std::uint64_t& out) {
   return true;
 }
 
+// Parses a NOTIFY value (RFC 3461 §4.1): a comma list of NEVER, SUCCESS, FAILURE, DELAY, case-insensitive, each
+// at most once, NEVER alone; false on anything else (an empty item included).
+bool parseNotify(std::string_view value, std::uint8_t& out) {
+  std::uint8_t bits = 0;
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    std::size_t comma = value.find(',', start);
+    std::string_view item = value.substr(start, comma == std::string_view::npos ? value.size() - start : comma - start);
+    std::uint8_t bit = 0;
+    if (equalsNoCase(item, "NEVER")) bit = NotifyNever;
+    else if (equalsNoCase(item, "SUCCESS")) bit = NotifySuccess;
+    else if (equalsNoCase(item, "FAILURE")) bit = NotifyFailure;
+    else if (equalsNoCase(item, "DELAY")) bit = NotifyDelay;
+    if (bit == 0 || (bits & bit)) return false;
+    bits = static_cast<std::uint8_t>(bits | bit);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  if ((bits & NotifyNever) && bits != NotifyNever) return false;  // NEVER is exclusive
+  out = bits;
+  return true;
+}
+
 // Value of a base64 character, or -1.
 int b64Value(unsigned char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -218,7 +241,8 @@ PathError parsePath(std::string_view s, bool allowNull, bool allowPostmaster, co
     std::size_t start = 0;
     while (start < route.size()) {
       std::size_t comma = route.find(',', start);
-      std::string_view hop = route.substr(start, comma == std::string_view::npos ? route.size() - start : comma - start);
+      std::string_view hop =
+          route.substr(start, comma == std::string_view::npos ? route.size() - start : comma - start);
       bool ignored = false;
       if (hop.size() < 2 || hop.front() != '@' || !validDomain(hop.substr(1), ignored)) return PathError::Syntax;
       if (comma == std::string_view::npos) break;
@@ -313,23 +337,7 @@ ParamError parseRcptParams(std::string_view s, const Offered& offered, RcptParam
     if (equalsNoCase(key, "NOTIFY")) {
       if (!offered.dsn) return ParamError::NotOffered;
       if (p.notify != NotifyNone || !hasValue || value.empty()) return ParamError::Syntax;
-      std::uint8_t bits = 0;
-      std::size_t start = 0;
-      while (start <= value.size()) {
-        std::size_t comma = value.find(',', start);
-        std::string_view item = value.substr(start, comma == std::string_view::npos ? value.size() - start : comma - start);
-        std::uint8_t bit = 0;
-        if (equalsNoCase(item, "NEVER")) bit = NotifyNever;
-        else if (equalsNoCase(item, "SUCCESS")) bit = NotifySuccess;
-        else if (equalsNoCase(item, "FAILURE")) bit = NotifyFailure;
-        else if (equalsNoCase(item, "DELAY")) bit = NotifyDelay;
-        if (bit == 0 || (bits & bit)) return ParamError::Syntax;
-        bits = static_cast<std::uint8_t>(bits | bit);
-        if (comma == std::string_view::npos) break;
-        start = comma + 1;
-      }
-      if ((bits & NotifyNever) && bits != NotifyNever) return ParamError::Syntax;  // NEVER is exclusive
-      p.notify = bits;
+      if (!parseNotify(value, p.notify)) return ParamError::Syntax;
     } else if (equalsNoCase(key, "ORCPT")) {
       if (!offered.dsn) return ParamError::NotOffered;
       if (seenOrcpt || !hasValue) return ParamError::Syntax;
