@@ -191,7 +191,6 @@ Status Spool::recoverSegments(std::vector<std::uint32_t> ids) {
         if (f.id >= nextId_) nextId_ = f.id + 1;
         auto [p, inserted] = table_.insert(e);
         if (!inserted) {  // the older copy wins; this one came from an interrupted compaction
-          seg->dupBytes += paddedLength(f.length);
           spareCopies_.emplace(f.id, std::make_pair(id, f.offset));
           continue;
         }

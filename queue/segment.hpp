@@ -59,7 +59,6 @@ class Segment {
   std::uint64_t liveMessages = 0;   // indexed messages with pending recipients
   std::uint64_t liveBytes = 0;      // their padded record bytes
   std::uint64_t unacked = 0;        // appended, durability not yet reported
-  std::uint64_t dupBytes = 0;       // records superseded by a copy elsewhere (compaction)
 
  private:
   Segment(IoOps& io, Fd fd, std::string path, std::uint32_t id) : io_(io), fd_(std::move(fd)), path_(std::move(path)), id_(id) {}

@@ -13,6 +13,7 @@
 
 using namespace sluice::queue;
 
+// Scans the input as a segment tail and decodes it as journal records, aborting on any view outside the input.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string img(kSegmentHeaderSize, '\0');
   encodeSegmentHeader(SegmentHeader{1, 0, 1 << 20}, reinterpret_cast<std::byte*>(img.data()));
