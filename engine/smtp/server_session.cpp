@@ -10,8 +10,6 @@
 namespace sluice::smtp {
 namespace {
 
-constexpr std::string_view kTooBig = "Message size exceeds fixed maximum message size";
-
 // True when the reply code belongs to the class a verdict kind needs (2xx for accept, 4xx/5xx for reject).
 bool codeFits(int code, bool accept) {
   return accept ? (code >= 200 && code < 300) : (code >= 400 && code < 600);
@@ -333,7 +331,7 @@ void ServerSession::endOfData() {
   mode_ = Mode::Command;
   ++stats_.dataEnds;
   if (tooBig_) {
-    reply(552, "5.3.4", kTooBig);
+    reply(552, "5.3.4", kSizeExceeded);
     resetTransaction(true);
   } else if (bareEnding_ && config_.bareLineEndings == BareLineEndingPolicy::Reject) {
     reply(550, "5.5.2", "Bare CR or LF in message content");

@@ -182,6 +182,9 @@ class ServerSession {
   const Stats& stats() const { return stats_; }
 
  private:
+  // The 552 5.3.4 text, at MAIL (declared SIZE=), at end of DATA and for a BDAT chunk (RFC 1870 §6).
+  static constexpr const char* kSizeExceeded = "Message size exceeds fixed maximum message size";
+
   enum class Mode : std::uint8_t { Command, AuthResponse, SkipLine, Data, Chunk, AwaitTls, Closed };
   enum class Pending : std::uint8_t { None, Helo, Mail, Rcpt, MessageEnd, Etrn, Auth };
   enum class AuthStep : std::uint8_t { None, PlainResponse, LoginUser, LoginPassword };

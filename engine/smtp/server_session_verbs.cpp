@@ -153,7 +153,7 @@ void ServerSession::cmdMail(std::string_view args) {
   }
   const std::uint64_t max = config_.limits.maxMessageSize;
   if (max != 0 && params.size > max) {  // RFC 1870 §6.1
-    reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+    reply(552, "5.3.4", kSizeExceeded);
     return;
   }
   txBody_ = params.body;
@@ -273,7 +273,7 @@ void ServerSession::cmdBdat(std::string_view args) {
   } else if (rcpts_ == 0) {
     rejectChunk(554, "5.5.1", "No valid recipients", false);
   } else if (max != 0 && (size > max || txOctets_ > max - size)) {
-    rejectChunk(552, "5.3.4", "Message size exceeds fixed maximum message size", false);
+    rejectChunk(552, "5.3.4", kSizeExceeded, false);
     resetTransaction(true);  // RFC 3030 §2: the transaction failed
   } else {
     bdatSeen_ = true;
