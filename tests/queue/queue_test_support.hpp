@@ -28,6 +28,7 @@ struct TempDir {
     char* p = ::mkdtemp(tmpl.data());
     path = p ? p : "";
   }
+  // Removes the directory and everything in it.
   ~TempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
@@ -123,6 +124,7 @@ struct FaultyIo : IoOps {
   std::atomic<int> writeErr{0};     // errno for pwritev
   std::atomic<int> createErr{0};    // errno for open with O_CREAT
   std::atomic<int> syncFailures{0};
+  // Fails creating opens with createErr while it is set.
   int open(const char* path, int flags, mode_t mode) override {
     if ((flags & O_CREAT) && createErr) {
       errno = createErr;
@@ -131,6 +133,7 @@ struct FaultyIo : IoOps {
     return IoOps::open(path, flags, mode);
   }
   std::atomic<bool> shortWriteThenErr{false};  // next write stores half its first buffer, the one after fails
+  // Writes half then arms ENOSPC when shortWriteThenErr is set; fails with writeErr while it is set.
   ssize_t pwritev(int fd, const struct iovec* iov, int n, off_t off) override {
     if (shortWriteThenErr.exchange(false)) {
       writeErr = ENOSPC;
@@ -142,6 +145,7 @@ struct FaultyIo : IoOps {
     }
     return IoOps::pwritev(fd, iov, n, off);
   }
+  // Fails (and counts the failure) with syncErr while it is set.
   int fdatasync(int fd) override {
     if (syncErr) {
       ++syncFailures;
@@ -150,6 +154,7 @@ struct FaultyIo : IoOps {
     }
     return IoOps::fdatasync(fd);
   }
+  // Fails with allocErr while it is set.
   int fallocate(int fd, off_t off, off_t len) override {
     if (allocErr) {
       errno = allocErr;
