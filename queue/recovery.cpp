@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -37,6 +38,14 @@ bool parseJournalName(const char* name, std::uint64_t& seq) {
   return true;
 }
 
+// The directory that holds dir ("." for a bare name).
+std::string parentDir(const std::string& dir) {
+  std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();  // "a/b/" names b
+  std::filesystem::path parent = p.parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Spool>> Spool::open(SpoolOptions opts) {
@@ -45,7 +54,12 @@ Result<std::unique_ptr<Spool>> Spool::open(SpoolOptions opts) {
     return Status(kErrInvalid, "open spool: segment size must be between 64 KiB and 4 GiB");
   std::unique_ptr<Spool> s(new Spool(std::move(opts)));
   const std::string& dir = s->opts_.dir;
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Status::fromErrno(errno, "create spool directory " + dir);
+  if (::mkdir(dir.c_str(), 0755) == 0) {
+    // The new directory's own entry must be durable too, or a power cut could take the whole spool with it.
+    if (Status st = syncDir(s->io_, parentDir(dir)); !st) return st;
+  } else if (errno != EEXIST) {
+    return Status::fromErrno(errno, "create spool directory " + dir);
+  }
   std::string lockPath = joinPath(dir, "LOCK");
   int fd = s->io_.open(lockPath.c_str(), O_RDWR | O_CREAT, 0644);
   if (fd < 0) return Status::fromErrno(errno, "open spool lock file " + lockPath);

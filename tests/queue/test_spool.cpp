@@ -1,6 +1,6 @@
 // test_spool.cpp: the spool's interface: append with durable notification, byte-exact lookup through the mapping,
 // outcomes and recipient progress, due iteration with in-flight marking, many concurrent producers sharing
-// commits, and the compact index table.
+// commits, the compact index table, and the parent sync when open creates the spool directory.
 #include <doctest/doctest.h>
 
 #include <map>
@@ -207,4 +207,36 @@ TEST_CASE("the message table agrees with a reference map under random inserts an
   std::size_t n = 0;
   t.forEach([&](IndexEntry&) { ++n; });
   CHECK(n == ref.size());
+}
+
+namespace {
+
+// IoOps that records the path of every file or directory it fsyncs.
+struct SyncRecorder : IoOps {
+  std::mutex mu;
+  std::vector<std::string> synced;
+  // Notes the descriptor's path, then syncs it.
+  int fsync(int fd) override {
+    std::error_code ec;
+    auto p = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      synced.push_back(p.string());
+    }
+    return IoOps::fsync(fd);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("open syncs the parent directory of a spool directory it creates") {
+  TempDir d;
+  SyncRecorder io;
+  auto o = testOptions(d.file("spool"));
+  o.io = &io;
+  auto s = Spool::open(o);
+  REQUIRE(s.isOk());
+  std::string parent = std::filesystem::canonical(d.path).string();
+  std::lock_guard<std::mutex> lk(io.mu);
+  CHECK(std::find(io.synced.begin(), io.synced.end(), parent) != io.synced.end());
 }
