@@ -122,7 +122,15 @@ bool ClientSession::advance(Txn& t) {
   const OutboundMessage& msg = t.msg->msg;
   switch (t.stage) {
     case TxnStage::Mail:
-      appendMail(line(), msg.reversePath, msg.params, caps_);
+      if (msg.params.body == BodyType::BinaryMime && !chunking) {
+        // RFC 3030 §3: BINARYMIME only with BDAT. The peer offers both, but this session sends DATA
+        // (useChunking off): write MAIL as for a peer without BINARYMIME.
+        MailParams params = msg.params;
+        params.body = BodyType::Unspecified;
+        appendMail(line(), msg.reversePath, params, caps_);
+      } else {
+        appendMail(line(), msg.reversePath, msg.params, caps_);
+      }
       writeFraming(line_);
       pushPending(CmdKind::Mail, &t, 0);
       t.stage = TxnStage::Rcpts;

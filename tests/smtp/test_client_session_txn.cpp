@@ -450,3 +450,26 @@ TEST_CASE("SIZE= and BODY= are sent when advertised, never otherwise (RFC 1870 ย
   add(sc, {C("MAIL FROM:<sender@origin.example> SIZE=22 BODY=8BITMIME\r\n" + rcpt(0) + "DATA\r\n")});
   checkTranscript(sc, {});
 }
+
+TEST_CASE("BODY=BINARYMIME only on the BDAT path, never in front of DATA (RFC 3030 ยง3)") {
+  OutboundMessage m = makeMessage(1, 1, {kBody});
+  m.params.body = BodyType::BinaryMime;
+  const std::string ehlo = "250-mx.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 BINARYMIME\r\n";
+  SUBCASE("BDAT in use: the parameter is sent") {
+    Script sc;
+    sc.config = baseConfig();
+    sc.messages.push_back(m);
+    sc.steps = open(ehlo);
+    add(sc, {C("MAIL FROM:<sender@origin.example> BODY=BINARYMIME\r\n" + rcpt(0) + "BDAT 22 LAST\r\n" + kBody)});
+    checkTranscript(sc, {});
+  }
+  SUBCASE("useChunking off: the session sends DATA, so no BODY=BINARYMIME although the peer offers it") {
+    Script sc;
+    sc.config = baseConfig();
+    sc.config.useChunking = false;
+    sc.messages.push_back(m);
+    sc.steps = open(ehlo);
+    add(sc, {C("MAIL FROM:<sender@origin.example>\r\n" + rcpt(0) + "DATA\r\n")});
+    checkTranscript(sc, {});
+  }
+}
