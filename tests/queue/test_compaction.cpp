@@ -23,6 +23,16 @@ Filled fill(Spool& sp, int n) {
   return f;
 }
 
+// Opens the spool in dir (64 KiB segments), appends message n durably, closes it again; returns the id.
+MessageId appendOneAndClose(const std::string& dir, std::uint64_t n) {
+  auto s = Spool::open(testOptions(dir, 64 * 1024));
+  REQUIRE(s.isOk());
+  auto m = makeMessage(n, 1, 1000);
+  auto r = appendSync(*s.value(), m);
+  REQUIRE(r.isOk());
+  return r.value();
+}
+
 }  // namespace
 
 TEST_CASE("segments whose messages are all final are deleted") {
@@ -95,15 +105,7 @@ TEST_CASE("a sparse segment is compacted: survivors move forward, disk use follo
 
 TEST_CASE("a compaction copy left by a crash is ignored in favour of the original") {
   TempDir d;
-  MessageId id;
-  {
-    auto s = Spool::open(testOptions(d.path, 64 * 1024));
-    REQUIRE(s.isOk());
-    auto m = makeMessage(1, 1, 1000);
-    auto r = appendSync(*s.value(), m);
-    REQUIRE(r.isOk());
-    id = r.value();
-  }
+  MessageId id = appendOneAndClose(d.path, 1);
   // Hand-make a second segment holding a copy of the same record, as an interrupted compaction would.
   std::string seg1 = readFile(d.file(Segment::fileName(1)));
   std::string seg2 = seg1;
@@ -131,24 +133,8 @@ TEST_CASE("a compaction copy left by a crash is ignored in favour of the origina
 
 TEST_CASE("a finished message whose original segment is reclaimed stays finished while a crash's copy remains") {
   TempDir d;
-  MessageId id, other;
-  {
-    auto s = Spool::open(testOptions(d.path, 64 * 1024));
-    REQUIRE(s.isOk());
-    auto m = makeMessage(1, 1, 1000);
-    auto r = appendSync(*s.value(), m);
-    REQUIRE(r.isOk());
-    id = r.value();
-  }
-  {
-    // After a restart new messages go to segment 2, which stays live.
-    auto s = Spool::open(testOptions(d.path, 64 * 1024));
-    REQUIRE(s.isOk());
-    auto m = makeMessage(2, 1, 1000);
-    auto r = appendSync(*s.value(), m);
-    REQUIRE(r.isOk());
-    other = r.value();
-  }
+  MessageId id = appendOneAndClose(d.path, 1);
+  MessageId other = appendOneAndClose(d.path, 2);  // after a restart it goes to segment 2, which stays live
   // An interrupted compaction of segment 1 had copied its record to the end of segment 2.
   std::string seg1 = readFile(d.file(Segment::fileName(1)));
   long long seg2Size = fileSize(d.file(Segment::fileName(2)));
