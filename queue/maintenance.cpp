@@ -69,6 +69,8 @@ Status Spool::checkpointLocked() {
 }
 
 Status Spool::dropSegmentLocked(const std::shared_ptr<Segment>& seg) {
+  // A file that stays must stay known: its finished entries are what keeps checkpoints saying they are finished.
+  if (io_.unlink(seg->path().c_str()) != 0) return Status::fromErrno(errno, "delete segment " + seg->path());
   // Forget the finished entries that live in this segment, and the spare copies it holds.
   std::vector<MessageId> gone;
   scanSegment(
@@ -100,7 +102,6 @@ Status Spool::dropSegmentLocked(const std::shared_ptr<Segment>& seg) {
   }
   segments_.erase(seg->id());
   if (active_ == seg) active_.reset();
-  if (io_.unlink(seg->path().c_str()) != 0) return Status::fromErrno(errno, "delete segment " + seg->path());
   ++counters_.segmentsReclaimed;
   return syncDir(io_, opts_.dir);
 }

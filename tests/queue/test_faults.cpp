@@ -1,8 +1,9 @@
 // test_faults.cpp: back-pressure and faults. EIO on sync fails the waiting callbacks and turns the spool read-only
 // (never retried, never reported as success); ENOSPC while preallocating a segment or growing the journal is
 // refused with a clear error and clears once space returns; a read-only directory and a second process holding
-// the lock make open() fail clearly. Faults come from an injected IoOps; where the test runs as root, a real tiny
-// tmpfs (ENOSPC) and a real read-only bind mount are exercised too, otherwise those two cases are skipped.
+// the lock make open() fail clearly; a segment that cannot be deleted keeps its messages finished across a
+// restart. Faults come from an injected IoOps; where the test runs as root, a real tiny tmpfs (ENOSPC) and a real
+// read-only bind mount are exercised too, otherwise those two cases are skipped.
 #include <doctest/doctest.h>
 
 #include <sys/mount.h>
@@ -304,4 +305,44 @@ TEST_CASE("a second process cannot open a spool that is in use") {
   auto third = Spool::open(testOptions(d.path));
   CHECK(third.isOk());
   for (int fd : {toChild[0], toChild[1], toParent[0], toParent[1]}) ::close(fd);
+}
+
+TEST_CASE("a segment that could not be deleted keeps its finished messages finished across a restart") {
+  // Refuses to delete segment files while armed.
+  struct NoUnlinkIo : IoOps {
+    std::atomic<bool> refuse{false};
+    // Fails with EACCES for segment files while refuse is set.
+    int unlink(const char* path) override {
+      if (refuse && std::string(path).find("seg-") != std::string::npos) {
+        errno = EACCES;
+        return -1;
+      }
+      return IoOps::unlink(path);
+    }
+  };
+  TempDir d;
+  NoUnlinkIo io;
+  auto o = testOptions(d.path, 64 * 1024);
+  o.io = &io;
+  o.checkpointJournalBytes = 1;  // every maintain() checkpoints
+  std::vector<MessageId> ids;
+  {
+    auto s = Spool::open(o);
+    REQUIRE(s.isOk());
+    Spool& sp = *s.value();
+    ids = appendAll(sp, 80, 0, 1, 1000);  // more than one segment: the first is sealed
+    REQUIRE(ids.size() == 80);
+    io.refuse = true;
+    // Deliver everything, then fail to delete segment 1; the checkpoint that follows must still know.
+    for (MessageId id : ids) REQUIRE(sp.recordOutcome(id, 0, Outcome::Delivered, 0, 1, "250").isOk());
+    REQUIRE(sp.flush().isOk());
+    CHECK(sp.maintain().code() == EACCES);
+    CHECK(fileSize(d.file(Segment::fileName(1))) > 0);
+    CHECK(sp.lookup(ids[0]).status().code() == kErrNotFound);
+  }
+  io.refuse = false;
+  auto s = Spool::open(o);
+  REQUIRE(s.isOk());
+  for (MessageId id : ids) CHECK(s.value()->lookup(id).status().code() == kErrNotFound);
+  CHECK(s.value()->stats().liveMessages == 0);
 }
