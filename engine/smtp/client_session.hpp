@@ -281,7 +281,7 @@ class ClientSession {
   void abandonEverything(const Reply& r, bool synthesized, bool lost);
   void writeRset();
   bool needsCleanStart() const;
-  bool rejectOversized();
+  bool refuseUnsendable();
 
   ClientConfig config_;
   ClientState state_ = ClientState::Initial;

@@ -57,7 +57,7 @@ void ClientSession::pump() {
       if (quitRequested_ && active_.empty() && pending_.empty()) sendQuit();
       return;
     }
-    if (rejectOversized()) continue;
+    if (refuseUnsendable()) continue;
     if (!pipelining && !pending_.empty()) return;
     if (active_.size() >= config_.maxInFlightTransactions) return;
     if (needsCleanStart()) writeRset();
@@ -75,17 +75,33 @@ bool ClientSession::needsCleanStart() const {
   return std::any_of(active_.begin(), active_.end(), [](const auto& t) { return t->pendingCmds > 0; });
 }
 
-// RFC 1870 §6: a message larger than the peer's fixed limit is not sent at all; every recipient fails
-// permanently with a synthesized 552 5.3.4 and the message is done. The size is the larger of the declared SIZE
-// and the body span total (both exclude dot-stuffing; the span total is exactly what BDAT sends). Returns true
-// when the oldest queued message was rejected that way.
-bool ClientSession::rejectOversized() {
-  if (!caps_.size || caps_.sizeLimit == 0) return false;
+// Refuses, before anything of it is written, a message this peer cannot take as it is (every recipient fails
+// permanently with a synthesized reply, attempted=false, and the message is done):
+//  - larger than the peer's fixed SIZE limit: 552 5.3.4 (RFC 1870 §6). The size is the larger of the declared
+//    SIZE and the body span total (both exclude dot-stuffing; the span total is exactly what BDAT sends);
+//  - BODY=8BITMIME content to a peer without 8BITMIME (HELO peers included): 554 5.6.3 (RFC 6152 §3; no octet
+//    above 0x7F may reach a 7-bit peer, so conversion is the caller's job, before submit);
+//  - BODY=BINARYMIME content unless the peer offers BINARYMIME and this session sends BDAT: 554 5.6.3 (RFC 3030 §3);
+//  - an SMTPUTF8 message to a peer without SMTPUTF8: 553 5.6.7 (RFC 6531 §3.2).
+// Returns true when the oldest queued message was refused that way.
+bool ClientSession::refuseUnsendable() {
   MsgState& m = *queued_.front();
-  if (m.nextRcpt != 0 || std::max(m.msg.params.size, m.bodySize) <= caps_.sizeLimit) return false;
-  const Reply tooBig =
-      localReply(552, EnhancedCode{5, 3, 4, true}, "Message size exceeds fixed maximum message size of the peer");
-  reportUnsent(m, Outcome::PermanentFailure, tooBig);
+  if (m.nextRcpt != 0) return false;
+  const MailParams& p = m.msg.params;
+  const bool chunking = caps_.chunking && config_.useChunking;
+  Reply why;
+  if (caps_.size && caps_.sizeLimit != 0 && std::max(p.size, m.bodySize) > caps_.sizeLimit) {
+    why = localReply(552, EnhancedCode{5, 3, 4, true}, "Message size exceeds fixed maximum message size of the peer");
+  } else if (p.body == BodyType::EightBitMime && !caps_.eightBitMime) {
+    why = localReply(554, EnhancedCode{5, 6, 3, true}, "8-bit content and the peer does not offer 8BITMIME");
+  } else if (p.body == BodyType::BinaryMime && !(caps_.binaryMime && chunking)) {
+    why = localReply(554, EnhancedCode{5, 6, 3, true}, "binary content needs BINARYMIME and CHUNKING at the peer");
+  } else if (p.smtpUtf8 && !caps_.smtpUtf8) {
+    why = localReply(553, EnhancedCode{5, 6, 7, true}, "internationalised message and the peer does not offer SMTPUTF8");
+  } else {
+    return false;
+  }
+  reportUnsent(m, Outcome::PermanentFailure, why);
   started_.push_back(std::move(queued_.front()));
   queued_.pop_front();
   maybeFinishMessage(*started_.back());
@@ -122,15 +138,8 @@ bool ClientSession::advance(Txn& t) {
   const OutboundMessage& msg = t.msg->msg;
   switch (t.stage) {
     case TxnStage::Mail:
-      if (msg.params.body == BodyType::BinaryMime && !chunking) {
-        // RFC 3030 §3: BINARYMIME only with BDAT. The peer offers both, but this session sends DATA
-        // (useChunking off): write MAIL as for a peer without BINARYMIME.
-        MailParams params = msg.params;
-        params.body = BodyType::Unspecified;
-        appendMail(line(), msg.reversePath, params, caps_);
-      } else {
-        appendMail(line(), msg.reversePath, msg.params, caps_);
-      }
+      // refuseUnsendable() already turned away what this peer cannot take (8BITMIME, BINARYMIME, SMTPUTF8, SIZE).
+      appendMail(line(), msg.reversePath, msg.params, caps_);
       writeFraming(line_);
       pushPending(CmdKind::Mail, &t, 0);
       t.stage = TxnStage::Rcpts;

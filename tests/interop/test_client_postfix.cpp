@@ -42,7 +42,7 @@ struct Batch {
 // Checks the results of a batch run: all delivered with 250, one MessageDone each, graceful close after 221.
 void checkAllDelivered(const ClientRun& run, const WireLog& log, std::size_t n) {
   INFO(log.dump);
-  REQUIRE(run.error.empty());
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   CHECK(run.unusable.empty());
   CHECK(run.closed);
   CHECK(run.graceful);
@@ -179,7 +179,7 @@ std::vector<OutboundMessage> mixedMessages(const std::string& body) {
 // Checks the per-recipient outcomes of mixedMessages() and the Maildir copies (RFC 5321 §4.2.1, §6.1).
 void checkMixed(const PostfixPeer& pf, const ClientRun& run, const WireLog& log, const std::string& body) {
   INFO(log.dump);
-  REQUIRE(run.error.empty());
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   CHECK(run.unusable.empty());
   CHECK(run.graceful);
   REQUIRE(run.results.size() == 7);

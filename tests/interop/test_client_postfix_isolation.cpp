@@ -39,7 +39,7 @@ TEST_CASE("Postfix, five deep-pipelined BDAT messages, the second to a refused r
   const ClientRun run = runClient(pf.port(), clientConfig(), std::move(ms));
   const WireLog log = analyse(run.wire);
   INFO(log.dump);
-  REQUIRE(run.error.empty());
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   CHECK(run.unusable.empty());
   CHECK(run.graceful);
   CHECK(run.caps.pipelining);

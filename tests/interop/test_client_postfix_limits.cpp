@@ -34,7 +34,7 @@ std::map<std::string, int> copies(const std::vector<PostfixDelivery>& ds) {
 // Checks that the run ended cleanly (QUIT answered) with no driver error.
 void checkClean(const ClientRun& run, const WireLog& log) {
   INFO(log.dump);
-  REQUIRE(run.error.empty());
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   CHECK(run.unusable.empty());
   CHECK(run.graceful);
   CHECK_FALSE(log.malformed);

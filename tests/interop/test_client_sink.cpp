@@ -42,7 +42,7 @@ std::map<std::string, SinkDump> byRecipient(const std::vector<SinkDump>& ds) {
 // Checks a run in which all `n` recipients of `messages` messages were delivered and the session quit cleanly.
 void checkDelivered(const ClientRun& run, const WireLog& log, std::size_t n, std::size_t messages) {
   INFO(log.dump);
-  REQUIRE(run.error.empty());
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   CHECK(run.unusable.empty());
   CHECK(run.graceful);
   REQUIRE(run.results.size() == n);
@@ -141,23 +141,42 @@ TEST_CASE("smtp-sink: pipelined DATA, EHLO ending in an empty '250 ' line, BODY=
   CHECK(dumps.at("r3@dest.test").mailArgs.find("BODY=") == std::string::npos);
 }
 
-TEST_CASE("smtp-sink -8: no 8BITMIME advertised, so no BODY= parameter is sent (RFC 6152 §3, RFC 5321 §4.1.1.3)") {
+TEST_CASE("smtp-sink -8: no 8BITMIME advertised, so no BODY= parameter is sent and 8-bit content is refused "
+          "before MAIL with 554 5.6.3 (RFC 6152 §3, RFC 5321 §4.1.1.3)") {
   SmtpSink sink({"-8"});
   REQUIRE(sink.running());
   const std::string body = kDotBody;
   const ClientRun run = runClient(sink.port(), clientConfig(),
                                   {fullParams(1, "r1@dest.test", body, BodyType::SevenBit),
-                                   fullParams(2, "r2@dest.test", body, BodyType::EightBitMime)});
+                                   fullParams(2, "r2@dest.test", kUtf8Body, BodyType::EightBitMime),
+                                   fullParams(3, "r3@dest.test", body, BodyType::Unspecified)});
   const WireLog log = analyse(run.wire);
-  checkDelivered(run, log, 2, 2);
   INFO(log.dump);
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
+  CHECK(run.unusable.empty());
+  CHECK(run.graceful);
   CHECK(run.caps.esmtp);
   CHECK_FALSE(run.caps.eightBitMime);
   CHECK(run.caps.pipelining);
-  for (const auto& m : log.lines("MAIL FROM:")) CHECK(m.find("BODY=") == std::string::npos);
+  REQUIRE(run.results.size() == 3);
+  CHECK(run.result(1, 0).outcome == Outcome::Delivered);
+  CHECK(run.result(3, 0).outcome == Outcome::Delivered);
+  // No octet above 0x7F may reach a 7-bit peer: the 8-bit message is refused locally, never sent.
+  const RecipientResult& refused = run.result(2, 0);
+  CHECK(refused.outcome == Outcome::PermanentFailure);
+  CHECK(refused.reply.code == 554);
+  CHECK(refused.reply.enhanced.str() == "5.6.3");
+  CHECK(refused.synthesized);
+  CHECK_FALSE(refused.attempted);
+  CHECK(run.done.size() == 3);
+  const auto mails = log.lines("MAIL FROM:");
+  CHECK(mails.size() == 2);
+  for (const auto& m : mails) CHECK(m.find("BODY=") == std::string::npos);
+  CHECK(log.count("RCPT TO:<r2@dest.test>") == 0);
 
   const auto dumps = byRecipient(sink.waitDumps(2, Millis(5000)));
   REQUIRE(dumps.size() == 2);
+  CHECK(dumps.count("r2@dest.test") == 0);
   for (const auto& entry : dumps) {
     const SinkDump& d = entry.second;
     INFO(entry.first);

@@ -25,7 +25,7 @@ std::vector<OutboundMessage> twoMessages() {
 // (one per message) has exactly one result, temporary, and every message its MessageDone.
 void checkAborted(const ClientRun& run, const WireLog& log, std::size_t recipients) {
   INFO(log.dump);
-  REQUIRE(run.error.empty());
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   CHECK(run.closed);
   CHECK_FALSE(run.graceful);
   CHECK(run.unusable.size() == 1);
@@ -118,7 +118,7 @@ TEST_CASE("smtp-sink -f rcpt: every RCPT refused 5xx (no PIPELINING) -> permanen
   const ClientRun run = runClient(sink.port(), clientConfig(), twoMessages());
   const WireLog log = analyse(run.wire);
   INFO(log.dump);
-  REQUIRE(run.error.empty());
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   CHECK(run.graceful);
   CHECK_FALSE(run.caps.pipelining);  // -f implies -p
   REQUIRE(run.results.size() == 2);
@@ -140,7 +140,7 @@ TEST_CASE("smtp-sink -r .: 4xx after the final dot -> temporary with the peer's 
   const ClientRun run = runClient(sink.port(), clientConfig(), twoMessages());
   const WireLog log = analyse(run.wire);
   INFO(log.dump);
-  REQUIRE(run.error.empty());
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   CHECK(run.graceful);
   REQUIRE(run.results.size() == 2);
   for (const auto& r : run.results) {
@@ -164,7 +164,7 @@ TEST_CASE("smtp-sink -A 0: 550 right after 354 while the body is still being wri
                                   64 * 1024);
   const WireLog log = analyse(run.wire);
   INFO(log.dump);
-  REQUIRE(run.error.empty());
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   CHECK(run.closed);
   REQUIRE(run.results.size() == 1);
   // A reply with no command outstanding (the final dot was never written): the connection is unusable and the

@@ -45,7 +45,7 @@ TEST_CASE("ClientSession -> Postfix -> Postfix smtp client -> ServerSession: env
   const ClientRun run = runClient(pf.port(), clientConfig(), std::move(ms));
   const WireLog clientLog = analyse(run.wire);
   INFO(clientLog.dump);
-  REQUIRE(run.error.empty());
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   REQUIRE(run.results.size() == 3);
   for (const auto& r : run.results) CHECK(r.outcome == Outcome::Delivered);
 
@@ -100,7 +100,7 @@ TEST_CASE("ServerSession recipient limit against Postfix's smtp client: 452 4.5.
   const std::vector<std::string> rcpts{"y1@relay.test", "y2@relay.test", "y3@relay.test", "y4@relay.test",
                                        "y5@relay.test"};
   const ClientRun run = runClient(pf.port(), clientConfig(), {message(1, rcpts, kDotBody)});
-  REQUIRE(run.error.empty());
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   REQUIRE(run.results.size() == 5);
   for (const auto& r : run.results) CHECK(r.outcome == Outcome::Delivered);  // Postfix took them all
 
@@ -142,7 +142,7 @@ TEST_CASE("ServerSession SIZE limit against Postfix's smtp client: Postfix reads
   REQUIRE_MESSAGE(pf.running(), pf.startOutput());
   const std::string large = largeBody(20);
   const ClientRun run = runClient(pf.port(), clientConfig(), {message(1, {"big@relay.test"}, large)});
-  REQUIRE(run.error.empty());
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   REQUIRE(run.results.size() == 1);
   CHECK(run.results[0].outcome == Outcome::Delivered);  // into Postfix's queue
   const bool bounced = pf.waitLog("status=bounced", 1, Millis(15000));

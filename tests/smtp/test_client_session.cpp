@@ -93,7 +93,7 @@ TEST_CASE(
     sc.config = baseConfig();
     OutboundMessage m = makeMessage(1, 2, {kBody});
     m.params.size = 24;
-    m.params.body = BodyType::EightBitMime;
+    m.params.body = BodyType::SevenBit;
     sc.messages.push_back(m);
     sc.steps = {
         S(kGreeting),
@@ -114,6 +114,34 @@ TEST_CASE(
         S("250 ok\r\n"),
     };
     checkTranscript(sc, {"R m=1 i=0 D 250", "R m=1 i=1 D 250", "done m=1"});
+  }
+}
+
+TEST_CASE("After HELO an 8BITMIME, BINARYMIME or SMTPUTF8 message is refused before MAIL: 554 5.6.3 / 553 5.6.7, "
+          "nothing written (RFC 6152 §3, RFC 3030 §3, RFC 6531 §3.2)") {
+  struct Case {
+    BodyType body;
+    bool utf8;
+    const char* result;
+  };
+  for (const Case& c : {Case{BodyType::EightBitMime, false, "P 554 5.6.3 synth na"},
+                        Case{BodyType::BinaryMime, false, "P 554 5.6.3 synth na"},
+                        Case{BodyType::SevenBit, true, "P 553 5.6.7 synth na"}}) {
+    CAPTURE(c.result);
+    Script sc;
+    sc.config = baseConfig();
+    OutboundMessage m = makeMessage(1, 2, {kBody});
+    m.params.body = c.body;
+    m.params.smtpUtf8 = c.utf8;
+    sc.messages.push_back(m);
+    sc.messages.push_back(makeMessage(2, 1, {kBody}));  // the next, plain message still goes
+    sc.steps = {
+        S(kGreeting), C(kEhlo), S("502 5.5.1 not implemented\r\n"), C(kHelo), S("250 mx.example\r\n"),
+        C(kMail),     S("250 ok\r\n"), C(rcpt(0)), S("250 ok\r\n"), C("DATA\r\n"), S("354 go\r\n"),
+        C(std::string(kBody) + ".\r\n"), S("250 ok\r\n"),
+    };
+    checkTranscript(sc, {std::string("R m=1 i=0 ") + c.result, std::string("R m=1 i=1 ") + c.result, "done m=1",
+                         "R m=2 i=0 D 250", "done m=2"});
   }
 }
 

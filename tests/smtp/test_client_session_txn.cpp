@@ -451,7 +451,7 @@ TEST_CASE("SIZE= and BODY= are sent when advertised, never otherwise (RFC 1870 �
   checkTranscript(sc, {});
 }
 
-TEST_CASE("BODY=BINARYMIME only on the BDAT path, never in front of DATA (RFC 3030 §3)") {
+TEST_CASE("BODY=BINARYMIME only on the BDAT path to a BINARYMIME peer, never in front of DATA (RFC 3030 §3)") {
   OutboundMessage m = makeMessage(1, 1, {kBody});
   m.params.body = BodyType::BinaryMime;
   const std::string ehlo = "250-mx.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 BINARYMIME\r\n";
@@ -463,13 +463,20 @@ TEST_CASE("BODY=BINARYMIME only on the BDAT path, never in front of DATA (RFC 30
     add(sc, {C("MAIL FROM:<sender@origin.example> BODY=BINARYMIME\r\n" + rcpt(0) + "BDAT 22 LAST\r\n" + kBody)});
     checkTranscript(sc, {});
   }
-  SUBCASE("useChunking off: the session sends DATA, so no BODY=BINARYMIME although the peer offers it") {
+  SUBCASE("useChunking off: binary content cannot go by DATA, so it is refused with 554 5.6.3 and nothing is "
+          "written, although the peer offers BINARYMIME") {
     Script sc;
     sc.config = baseConfig();
     sc.config.useChunking = false;
     sc.messages.push_back(m);
     sc.steps = open(ehlo);
-    add(sc, {C("MAIL FROM:<sender@origin.example>\r\n" + rcpt(0) + "DATA\r\n")});
-    checkTranscript(sc, {});
+    checkTranscript(sc, {"R m=1 i=0 P 554 5.6.3 synth na", "done m=1"});
+  }
+  SUBCASE("the peer lacks BINARYMIME: refused with 554 5.6.3, nothing written") {
+    Script sc;
+    sc.config = baseConfig();
+    sc.messages.push_back(m);
+    sc.steps = open("250-mx.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    checkTranscript(sc, {"R m=1 i=0 P 554 5.6.3 synth na", "done m=1"});
   }
 }
