@@ -19,6 +19,7 @@ namespace sluice::queue {
 enum EntryFlags : std::uint8_t {
   kEntryInFlight = 1,  // handed out by takeDue, no outcome recorded since
   kEntryFinished = 2,  // every recipient final; kept only until its segment is reclaimed or compacted
+  kEntryDeferred = 4,  // a deferral was recorded: checkpoints keep its next attempt time even with 0 attempts
 };
 
 struct IndexEntry {

@@ -38,7 +38,7 @@ Status Spool::checkpointLocked() {
         r.rcpt = i;
         encodeJournalRecord(r, buf);
       }
-      if (e.attempts > 0) {
+      if (e.attempts > 0 || (e.flags & kEntryDeferred)) {
         r.outcome = Outcome::Deferred;
         r.rcpt = kAllRcpts;
         r.nextAttemptMs = e.nextAttemptMs;
@@ -176,7 +176,7 @@ Status Spool::maintain() {
   if (due_.size() > 2 * counters_.liveMessages + 1024) {
     due_.clear();
     table_.forEach([&](IndexEntry& e) {
-      if (e.flags == 0) due_.push(e.nextAttemptMs, e.id);
+      if (!(e.flags & (kEntryInFlight | kEntryFinished))) due_.push(e.nextAttemptMs, e.id);
     });
   }
   if (journal_->size() >= opts_.checkpointJournalBytes)

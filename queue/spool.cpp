@@ -198,7 +198,7 @@ void Spool::applyJournal(const JournalRecord& r) {
   }
   if (r.outcome == Outcome::Deferred) {
     e->nextAttemptMs = r.nextAttemptMs;
-    e->flags &= static_cast<std::uint8_t>(~kEntryInFlight);
+    e->flags = static_cast<std::uint8_t>((e->flags & ~kEntryInFlight) | kEntryDeferred);
     if (!recovering_) due_.push(e->nextAttemptMs, e->id);
     return;
   }
@@ -274,7 +274,7 @@ std::size_t Spool::takeDue(std::int64_t now, std::size_t max, std::vector<Messag
     DueQueue::Item item = due_.top();
     due_.pop();
     IndexEntry* e = table_.find(item.id);
-    if (!e || e->flags != 0 || e->nextAttemptMs != item.atMs) continue;  // stale
+    if (!e || (e->flags & (kEntryInFlight | kEntryFinished)) || e->nextAttemptMs != item.atMs) continue;  // stale
     e->flags |= kEntryInFlight;
     out.push_back(item.id);
     ++n;

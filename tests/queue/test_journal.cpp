@@ -149,6 +149,32 @@ TEST_CASE("checkpoints keep the journal small and drop older journal files") {
   }
 }
 
+TEST_CASE("a deferral recorded with 0 attempts keeps its next attempt time across a checkpoint and restart") {
+  TempDir d;
+  auto o = testOptions(d.path);
+  o.checkpointJournalBytes = 1;  // every maintain() checkpoints
+  MessageId id = 0;
+  {
+    auto s = Spool::open(o);
+    REQUIRE(s.isOk());
+    Spool& sp = *s.value();
+    auto m = makeMessage(7, 1);
+    auto appended = appendSync(sp, m);
+    REQUIRE(appended.isOk());
+    id = appended.value();
+    REQUIRE(sp.recordOutcome(id, 0, Outcome::Deferred, 7'000'000'000'000, 0, "451 greylisted").isOk());
+    const auto before = sp.stats().checkpoints;
+    REQUIRE(sp.maintain().isOk());  // the checkpoint replaces the journal that held the deferral
+    REQUIRE(sp.stats().checkpoints == before + 1);
+  }
+  auto s = Spool::open(o);
+  REQUIRE(s.isOk());
+  auto v = s.value()->lookup(id);
+  REQUIRE(v.isOk());
+  CHECK(v.value().recipientPending(0));
+  CHECK(v.value().nextAttemptMs() == 7'000'000'000'000);
+}
+
 TEST_CASE("a journal whose checkpoint never finished is ignored in favour of the previous one") {
   TempDir d;
   MessageId id;
