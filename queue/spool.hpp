@@ -34,7 +34,8 @@ namespace sluice::queue {
 struct SpoolOptions {
   std::string dir;                                   // spool directory (created if missing)
   std::uint64_t segmentBytes = 64ull << 20;          // preallocated size of each segment (<= 4 GiB)
-  std::chrono::microseconds maxCommitDelay{1000};    // longest a write waits for its group commit to start
+  std::chrono::microseconds maxCommitDelay{0};       // longest a write waits for company before its commit starts;
+                                                     // 0: commit when the committer is free (see README)
   std::size_t maxCommitBatch = 1024;                 // a commit starts at once when this many writes wait
   std::uint64_t checkpointJournalBytes = 16ull << 20;  // maintain() checkpoints once the journal is this big
   double compactBelowLiveRatio = 0.25;               // compact a sealed segment whose live bytes fall below this
