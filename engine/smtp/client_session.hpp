@@ -282,6 +282,8 @@ class ClientSession {
   void writeRset();
   bool needsCleanStart() const;
   bool refuseUnsendable();
+  bool pipeliningInUse() const;
+  bool chunkingInUse() const;
 
   ClientConfig config_;
   ClientState state_ = ClientState::Initial;

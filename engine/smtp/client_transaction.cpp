@@ -31,11 +31,17 @@ bool tooManyRecipients(const Reply& r) {
 
 }  // namespace
 
+// True when commands may be pipelined: the peer advertised PIPELINING and the configuration allows it.
+bool ClientSession::pipeliningInUse() const { return caps_.pipelining && config_.usePipelining; }
+
+// True when bodies go by BDAT: the peer advertised CHUNKING and the configuration allows it.
+bool ClientSession::chunkingInUse() const { return caps_.chunking && config_.useChunking; }
+
 // Writes whatever the protocol allows now: continues the transaction being sent, RSET at a command boundary,
 // new transactions up to the window, QUIT when asked and nothing is left.
 void ClientSession::pump() {
   if (state_ != ClientState::Ready) return;
-  const bool pipelining = caps_.pipelining && config_.usePipelining;
+  const bool pipelining = pipeliningInUse();
   for (;;) {
     if (state_ != ClientState::Ready) return;
     if (sending_ != nullptr) {
@@ -71,7 +77,7 @@ void ClientSession::pump() {
 // RFC 2920 §3.1 allows RSET anywhere in a group). A final "." always closes the peer's transaction (RFC 5321
 // §4.1.1.4), and without pipelining nothing is in flight, so neither needs it.
 bool ClientSession::needsCleanStart() const {
-  if (!(caps_.chunking && config_.useChunking) || lastRsetSeq_ == wireSeq_) return false;
+  if (!chunkingInUse() || lastRsetSeq_ == wireSeq_) return false;
   return std::any_of(active_.begin(), active_.end(), [](const auto& t) { return t->pendingCmds > 0; });
 }
 
@@ -88,13 +94,12 @@ bool ClientSession::refuseUnsendable() {
   MsgState& m = *queued_.front();
   if (m.nextRcpt != 0) return false;
   const MailParams& p = m.msg.params;
-  const bool chunking = caps_.chunking && config_.useChunking;
   Reply why;
   if (caps_.size && caps_.sizeLimit != 0 && std::max(p.size, m.bodySize) > caps_.sizeLimit) {
     why = localReply(552, EnhancedCode{5, 3, 4, true}, "Message size exceeds fixed maximum message size of the peer");
   } else if (p.body == BodyType::EightBitMime && !caps_.eightBitMime) {
     why = localReply(554, EnhancedCode{5, 6, 3, true}, "8-bit content and the peer does not offer 8BITMIME");
-  } else if (p.body == BodyType::BinaryMime && !(caps_.binaryMime && chunking)) {
+  } else if (p.body == BodyType::BinaryMime && !(caps_.binaryMime && chunkingInUse())) {
     why = localReply(554, EnhancedCode{5, 6, 3, true}, "binary content needs BINARYMIME and CHUNKING at the peer");
   } else if (p.smtpUtf8 && !caps_.smtpUtf8) {
     why = localReply(553, EnhancedCode{5, 6, 7, true}, "internationalised message and the peer does not offer SMTPUTF8");
@@ -133,8 +138,8 @@ void ClientSession::startTxn() {
 // Writes the next commands / body of the transaction being sent. Returns false when it must wait (a reply, an
 // acknowledgement), true when the caller should look again.
 bool ClientSession::advance(Txn& t) {
-  const bool pipelining = caps_.pipelining && config_.usePipelining;
-  const bool chunking = caps_.chunking && config_.useChunking;
+  const bool pipelining = pipeliningInUse();
+  const bool chunking = chunkingInUse();
   const OutboundMessage& msg = t.msg->msg;
   switch (t.stage) {
     case TxnStage::Mail:
