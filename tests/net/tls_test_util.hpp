@@ -192,6 +192,23 @@ class Child {
     }
     return true;
   }
+  // Reads stdout into `acc` until EOF (or the guard expires). True at EOF.
+  bool readToEof(std::string& acc, int guardMs = 20000) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(guardMs);
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+      pollfd p{out_, POLLIN, 0};
+      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+        return false;
+      }
+      char buf[4096];
+      const ssize_t n = read(out_, buf, sizeof buf);
+      if (n <= 0) {
+        return n == 0;
+      }
+      acc.append(buf, static_cast<std::size_t>(n));
+    }
+  }
   // Waits for the exit: ms < 0 forever. Returns the exit status, or -1 while still running.
   int waitFor(int ms) {
     if (pid_ <= 0) {
