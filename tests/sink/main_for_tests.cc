@@ -1,0 +1,5 @@
+// main_for_tests.cc: a test-only executable that runs `sluice sink` through sinkCommand(), so the sink's tests can
+// run the real command line (flags, signals, stdout) before and independently of the sluice binary's dispatch.
+#include "bench/sink/sink.hpp"
+
+int main(int argc, char** argv) { return sinkCommand(argc - 1, argv + 1); }
