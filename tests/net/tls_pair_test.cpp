@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/net/tls.hpp"
+#include "engine/smtp/client_session.hpp"  // IoSlice only: the write requests the SMTP client hands out
 #include "tls_test_util.hpp"
 
 using sluice::net::PlainSlice;
@@ -49,12 +50,6 @@ struct Pair {
   std::string serverGot;
 
   void run(std::size_t step = 0) { pump(client, server, clientGot, serverGot, step); }
-};
-
-// The same slice layout as the SMTP client's IoSlice, to exercise the generic scatter overload.
-struct OtherSlice {
-  const char* data;
-  std::size_t size;
 };
 
 }  // namespace
@@ -154,10 +149,11 @@ TEST_CASE("tls pair: scatter writes are one stream; small slices share a record"
   p.run();
   CHECK(p.serverGot == expected);
 
-  // A hundred 10-byte slices: one record (about 100 + 22 octets), not a hundred (2200+ octets of overhead).
+  // A hundred 10-byte slices in the SMTP client's own slice type: one record (about 100 + 22 octets), not a
+  // hundred (2200+ octets of overhead).
   const std::string ten = "0123456789";
-  std::vector<OtherSlice> many(100, OtherSlice{ten.data(), ten.size()});
-  REQUIRE(p.client.writePlain(std::span<const OtherSlice>(many)));
+  std::vector<sluice::smtp::IoSlice> many(100, sluice::smtp::IoSlice{ten.data(), ten.size()});
+  REQUIRE(p.client.writePlain(std::span<const sluice::smtp::IoSlice>(many)));
   CHECK(p.client.pendingCiphertext() < 1000 + 100);
   p.serverGot.clear();
   p.run();
