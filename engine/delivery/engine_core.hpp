@@ -1,0 +1,67 @@
+// engine_core.hpp: what the shards share (internal to engine/delivery): the spool, the configuration, the TLS
+// client context, the counters, and the end of a message's attempt (deferrals, expiry, bounces).
+//
+// Threads: everything here is safe from any shard thread: the spool is thread-safe, the counters are atomics,
+// the configuration is read-only after create(). finishMessage() runs on the thread of the message's last part.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/delivery/engine.hpp"
+#include "engine/delivery/work.hpp"
+#include "engine/net/tls.hpp"
+#include "engine/ops/config.hpp"
+#include "engine/ops/delivery_log.hpp"
+#include "engine/ops/retry.hpp"
+#include "queue/spool.hpp"
+
+namespace sluice::delivery {
+
+struct Counters {
+  std::atomic<std::uint64_t> delivered{0}, bounced{0}, deferred{0}, messagesDone{0}, messagesInFlight{0},
+      bouncesQueued{0}, possibleDuplicates{0}, connectionsOpened{0}, connectionsOpen{0}, connectFailures{0},
+      bodyBytes{0}, transactionsBdat{0}, transactionsData{0}, transactions8bit{0}, transactionsTls{0},
+      transactionsPipelined{0};
+  EngineProgress snapshot() const;
+};
+
+class EngineCore {
+ public:
+  EngineCore(queue::Spool& spool, const ops::EngineConfig& config);
+  virtual ~EngineCore() = default;
+
+  queue::Spool& spool() { return spool_; }
+  const ops::EngineConfig& config() const { return config_; }
+  const smtp::ClientConfig& clientConfig() const { return client_; }
+  net::TlsContext* tlsContext() { return tls_.get(); }
+  Counters& counters() { return counters_; }
+  // True once stopping: no new work is handed out.
+  bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
+  // Unix milliseconds (wall clock: the spool's schedule is in wall time).
+  static std::int64_t wallMs();
+
+  // One part (unit) of a message finished on some shard; the last one ends the message's attempt.
+  // `log` is the calling shard's delivery log (for expiry lines).
+  void partDone(const std::shared_ptr<MessageTracker>& msg, ops::DeliveryLog* log);
+
+ protected:
+  // Ends a message's attempt: deferrals with the next attempt time (or expiry), the bounce, the counters.
+  void finishMessage(MessageTracker& msg, ops::DeliveryLog* log);
+  // A message finished: the dispatcher may take more.
+  virtual void messageFinished() = 0;
+  void queueBounce(MessageTracker& msg, const std::vector<FailedRecipient>& failed);
+
+  queue::Spool& spool_;
+  ops::EngineConfig config_;
+  smtp::ClientConfig client_;
+  ops::RetrySchedule retry_;
+  std::unique_ptr<net::TlsContext> tls_;
+  Counters counters_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> bouncesPending_{0};  // bounces appended, not yet durable (drain waits for them)
+};
+
+}  // namespace sluice::delivery

@@ -1,0 +1,304 @@
+// shard.cpp: one event loop of the delivery engine (see shard.hpp).
+#include "engine/delivery/shard.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace sluice::delivery {
+namespace {
+// Times a unit goes back to its site when a connection ended before its recipients were even sent.
+constexpr unsigned kMaxRequeues = 3;
+constexpr std::uint64_t kLogFlushMs = 200;
+
+ops::BodyTransport bodyLabel(const Unit& u) {
+  return u.msg->mailParams.body == smtp::BodyType::EightBitMime ? ops::BodyTransport::EightBitMime
+                                                                : ops::BodyTransport::SevenBit;
+}
+}  // namespace
+
+Shard::Shard(EngineCore& core, unsigned index) : core_(core), index_(index) {}
+
+Shard::~Shard() {
+  sites_.clear();  // connections and ready units first: they call back into this shard
+  resolver_.reset();
+  soon_.reset();
+  flush_.reset();
+  wake_.reset();
+  log_.flush();
+}
+
+bool Shard::init(const std::string& zoneText, std::string* error) {
+  resolver::MakeResolverResult made =
+      zoneText.empty() ? resolver::makeDnsResolver(loop_.get(), core_.config().resolverConfig())
+                       : resolver::makeZoneResolver(loop_.get(), zoneText, core_.config().resolverConfig());
+  if (!made.resolver) {
+    if (error) *error = "resolver: " + made.error;
+    return false;
+  }
+  resolver_ = std::move(made.resolver);
+  std::string err = log_.open(core_.config().deliveryLog);
+  if (!err.empty()) {
+    if (error) *error = "delivery log: " + err;
+    return false;
+  }
+  wake_ = std::make_unique<net::Async>(loop_.get(), [this] { onWake(); });
+  soon_ = std::make_unique<net::Timer>(loop_.get());
+  flush_ = std::make_unique<net::Timer>(loop_.get());
+  if (log_.enabled()) flush_->start(kLogFlushMs, [this] { log_.flush(); }, kLogFlushMs);
+  return true;
+}
+
+void Shard::post(std::vector<std::unique_ptr<Unit>> units) {
+  if (units.empty()) return;
+  unitsHere_.fetch_add(units.size(), std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(inboxMu_);
+    if (inbox_.empty()) {
+      inbox_ = std::move(units);
+    } else {
+      for (auto& u : units) inbox_.push_back(std::move(u));
+    }
+  }
+  wake_->send();
+}
+
+void Shard::run() {
+  loop_.run();
+  log_.flush();
+}
+
+void Shard::requestStop() {
+  stopRequested_.store(true);
+  wake_->send();
+}
+
+void Shard::onWake() {
+  std::vector<std::unique_ptr<Unit>> batch;
+  {
+    std::lock_guard<std::mutex> lock(inboxMu_);
+    batch.swap(inbox_);
+  }
+  for (auto& u : batch) route(std::move(u));
+  if (stopRequested_.load() && !stopping_) {
+    stopping_ = true;
+    for (auto& [key, site] : sites_) {
+      while (auto u = site->take()) abandonUnit(std::move(u));
+      site->retireAll();
+    }
+  }
+  checkStopped();
+}
+
+void Shard::route(std::unique_ptr<Unit> unit) {
+  if (stopping_) {
+    abandonUnit(std::move(unit));
+    return;
+  }
+  if (unit->domain.empty()) {
+    failUnit(std::move(unit), 550, "5.1.3", "recipient address has no domain", true, "");
+    return;
+  }
+  Unit* raw = unit.release();
+  std::string domain = raw->domain;
+  resolver_->resolveMx(domain, [this, raw](const resolver::MxResult& r) { onMx(raw, r); });
+}
+
+void Shard::onMx(Unit* raw, const resolver::MxResult& r) {
+  std::unique_ptr<Unit> unit(raw);
+  if (stopping_) {
+    abandonUnit(std::move(unit));
+    return;
+  }
+  if (r.ok()) {
+    auto& site = sites_[r.site];
+    if (!site) site = std::make_unique<Site>(*this, r.site);
+    site->updateHosts(r.hosts);
+    site->enqueue(std::move(unit));
+    return;
+  }
+  std::string text = std::to_string(r.smtpCode) + " " + r.enhancedCode + " " + r.detail;
+  failUnit(std::move(unit), r.smtpCode, r.enhancedCode, text, r.status == resolver::MxStatus::Permanent, "");
+}
+
+void Shard::failUnit(std::unique_ptr<Unit> unit, int code, const std::string& enhanced, const std::string& text,
+                     bool permanent, const std::string& mx) {
+  MessageTracker& m = *unit->msg;
+  for (std::uint16_t idx : unit->rcpts) {
+    if (permanent) {
+      core_.spool().recordOutcome(m.id(), idx, queue::Outcome::Bounced, 0, m.attempt(), text);
+      core_.counters().bounced.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard<std::mutex> lock(m.mu);
+      m.failed.push_back({idx, enhanced, text, mx});
+    } else {
+      core_.counters().deferred.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard<std::mutex> lock(m.mu);
+      m.deferred.push_back({idx, text, mx});
+    }
+    TransportInfo none;
+    log(*unit, idx, permanent ? ops::DeliveryStatus::Bounced : ops::DeliveryStatus::Deferred, code, enhanced, text,
+        &none, true, false);
+  }
+  endPart(std::move(unit));
+}
+
+void Shard::deferUnit(std::unique_ptr<Unit> unit, const std::string& reason, const std::string& where) {
+  failUnit(std::move(unit), 451, "4.4.1", "451 4.4.1 " + reason, false, "");
+}
+
+void Shard::recordResult(Unit& unit, const smtp::RecipientResult& r, const TransportInfo& t) {
+  if (r.recipient >= unit.rcpts.size()) return;
+  MessageTracker& m = *unit.msg;
+  std::uint16_t idx = unit.rcpts[r.recipient];
+  std::string first = r.reply.firstLine();
+  std::string enhanced = r.reply.enhanced.str();
+  auto& c = core_.counters();
+  if (r.attempted) unit.attempted = true;
+  if (t.chunking) unit.usedChunking = true;
+  if (t.tls) unit.usedTls = true;
+  if (t.pipelined) unit.usedPipelining = true;
+  ops::DeliveryStatus status = ops::DeliveryStatus::Deferred;
+  switch (r.outcome) {
+    case smtp::Outcome::Delivered:
+      status = ops::DeliveryStatus::Delivered;
+      core_.spool().recordOutcome(m.id(), idx, queue::Outcome::Delivered, 0, m.attempt(), first);
+      c.delivered.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case smtp::Outcome::PermanentFailure: {
+      status = ops::DeliveryStatus::Bounced;
+      core_.spool().recordOutcome(m.id(), idx, queue::Outcome::Bounced, 0, m.attempt(), first);
+      c.bounced.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard<std::mutex> lock(m.mu);
+      m.failed.push_back({idx, enhanced, r.reply.text(), t.where ? t.where->host : std::string()});
+      break;
+    }
+    case smtp::Outcome::TemporaryFailure:
+      if (!r.attempted && unit.requeues < kMaxRequeues && !stopping_) {
+        unit.retry.push_back(r.recipient);  // never sent to this peer: try again on another connection
+        return;
+      }
+      c.deferred.fetch_add(1, std::memory_order_relaxed);
+      {
+        std::lock_guard<std::mutex> lock(m.mu);
+        m.deferred.push_back({idx, first, t.where ? t.where->host : std::string()});
+      }
+      break;
+  }
+  if (r.possibleDuplicate) c.possibleDuplicates.fetch_add(1, std::memory_order_relaxed);
+  log(unit, idx, status, r.reply.code, enhanced, r.reply.text(), &t, r.synthesized, r.possibleDuplicate);
+}
+
+void Shard::unitFinished(std::unique_ptr<Unit> unit, Site& site) {
+  auto& c = core_.counters();
+  if (unit->attempted) {
+    c.bodyBytes.fetch_add(unit->msg->view.body().size(), std::memory_order_relaxed);
+    (unit->usedChunking ? c.transactionsBdat : c.transactionsData).fetch_add(1, std::memory_order_relaxed);
+    if (unit->msg->mailParams.body == smtp::BodyType::EightBitMime)
+      c.transactions8bit.fetch_add(1, std::memory_order_relaxed);
+    if (unit->usedTls) c.transactionsTls.fetch_add(1, std::memory_order_relaxed);
+    if (unit->usedPipelining) c.transactionsPipelined.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!unit->retry.empty()) {
+    auto again = std::make_unique<Unit>();
+    again->msg = unit->msg;
+    again->domain = unit->domain;
+    again->requeues = unit->requeues + 1;
+    for (std::uint16_t local : unit->retry) {
+      again->rcpts.push_back(unit->rcpts[local]);
+      again->params.push_back(unit->params[local]);
+    }
+    site.enqueue(std::move(again));
+    return;  // the part goes on with the requeued recipients
+  }
+  endPart(std::move(unit));
+}
+
+void Shard::abandonUnit(std::unique_ptr<Unit> unit) {
+  unit->msg->abandoned.store(true);
+  endPart(std::move(unit));
+}
+
+void Shard::endPart(std::unique_ptr<Unit> unit) {
+  std::shared_ptr<MessageTracker> msg = std::move(unit->msg);
+  unit.reset();
+  unitsHere_.fetch_sub(1, std::memory_order_relaxed);
+  core_.partDone(msg, &log_);
+  if (stopping_) runSoon();
+}
+
+void Shard::schedulePump(Site& site) {
+  if (std::find(toPump_.begin(), toPump_.end(), &site) == toPump_.end()) toPump_.push_back(&site);
+  runSoon();
+}
+
+void Shard::scheduleReap(Site& site) {
+  if (std::find(toReap_.begin(), toReap_.end(), &site) == toReap_.end()) toReap_.push_back(&site);
+  runSoon();
+}
+
+void Shard::countConnectionOpened() {
+  core_.counters().connectionsOpened.fetch_add(1, std::memory_order_relaxed);
+  core_.counters().connectionsOpen.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Shard::runSoon() {
+  if (soon_ && !soon_->active()) soon_->start(0, [this] { tick(); });
+}
+
+void Shard::tick() {
+  // Reap first: a pump may open connections in place of those gone.
+  std::vector<Site*> reap;
+  reap.swap(toReap_);
+  for (Site* s : reap) {
+    std::size_t removed = s->reap();
+    core_.counters().connectionsOpen.fetch_sub(removed, std::memory_order_relaxed);
+  }
+  std::vector<Site*> pump;
+  pump.swap(toPump_);
+  for (Site* s : pump) s->pump();
+  checkStopped();
+}
+
+void Shard::checkStopped() {
+  if (!stopping_ || stopped_) return;
+  if (unitsHere_.load() != 0) return;
+  for (auto& [key, site] : sites_) {
+    site->retireAll();
+    if (site->connections() != 0) return;
+  }
+  if (!toReap_.empty()) return;
+  stopped_ = true;
+  log_.flush();
+  loop_.stop();
+}
+
+void Shard::log(const Unit& unit, std::uint16_t rcpt, ops::DeliveryStatus status, int code,
+                std::string_view enhanced, std::string_view reply, const TransportInfo* t, bool synthesized,
+                bool possibleDuplicate) {
+  if (!log_.enabled()) return;
+  ops::DeliveryRecord rec;
+  rec.timeMs = nowMs();
+  rec.messageId = unit.msg->id();
+  std::string_view address = unit.msg->view.recipient(rcpt).address;
+  rec.recipient = address;
+  rec.status = status;
+  rec.smtpCode = code;
+  rec.enhancedCode = enhanced;
+  rec.reply = reply;
+  if (t && t->where) {
+    rec.mxHost = t->where->host;
+    rec.address = t->where->addrText;
+  }
+  rec.attempt = unit.msg->attempt();
+  rec.durationMs = unit.startMs > 0 ? rec.timeMs - unit.startMs : rec.timeMs - unit.msg->takenMs;
+  if (t) {
+    rec.transport.chunking = t->chunking;
+    rec.transport.pipelined = t->pipelined;
+    rec.transport.tls = t->tls;
+  }
+  rec.transport.body = bodyLabel(unit);
+  rec.possibleDuplicate = possibleDuplicate;
+  rec.synthesized = synthesized;
+  log_.append(rec);
+}
+
+}  // namespace sluice::delivery
