@@ -361,7 +361,7 @@ smtp::Verdict Connection::onMessageEnd(const smtp::MessageInfo& info) {
       WorkerCounters::bump(info.chunked ? w_.counters.messagesBdat : w_.counters.messagesData);
       WorkerCounters::bump(w_.counters.bytes, info.octets);
       if (const std::uint64_t limit = w_.sink.options().exitAfterMessages; limit != 0) {
-        if (w_.sink.accepted_.fetch_add(1, std::memory_order_relaxed) + 1 == limit) w_.sink.stop();
+        if (w_.sink.accepted_.fetch_add(1, std::memory_order_relaxed) + 1 == limit) w_.sink.stopGracefully();
       }
       break;
   }

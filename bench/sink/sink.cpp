@@ -178,6 +178,7 @@ void Sink::Worker::beginShutdown() {
   }
   deadline_ = std::make_unique<net::Timer>(loop.get());
   deadline_->start(kShutdownCapMs, [this] { loop.stop(); });
+  if (sink.graceful_.load()) return;  // served until their clients close them, or the deadline
   for (Connection* c = head_; c;) {
     Connection* next = c->next;
     c->shutdown();  // may delete c (and stop the loop when it was the last)
@@ -230,6 +231,11 @@ bool Sink::start(std::string* error) {
 void Sink::stop() {
   if (!started_ || stopping_.exchange(true)) return;
   for (auto& w : workers_) w->requestStop();
+}
+
+void Sink::stopGracefully() {
+  graceful_.store(true);
+  stop();
 }
 
 void Sink::wait() {

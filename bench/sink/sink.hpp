@@ -100,7 +100,9 @@ class Sink {
   bool start(std::string* error);
   // The bound port (valid after start()).
   std::uint16_t port() const { return port_; }
-  // Asks every worker to close its listener and connections and end. Thread-safe, idempotent.
+  // Asks every worker to close its listener and connections (after writing replies already due) and end.
+  // Thread-safe, idempotent. --exit-after-messages stops gracefully instead: open connections are served until
+  // their clients close them (QUIT), for at most 2 s.
   void stop();
   // Blocks until every worker ended (after stop() or --exit-after-messages).
   void wait();
@@ -115,6 +117,7 @@ class Sink {
   friend struct Worker;
   friend class Connection;
   void workerEnded();
+  void stopGracefully();
 
   SinkOptions options_;
   std::unique_ptr<Maildir> maildir_;  // before workers_: outlives them
@@ -124,6 +127,7 @@ class Sink {
   std::atomic<std::uint64_t> accepted_{0};  // messages accepted over all workers (for --exit-after-messages)
   std::atomic<unsigned> running_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> graceful_{false};
   std::function<void()> onFinished_;
   bool started_ = false;
   bool joined_ = false;

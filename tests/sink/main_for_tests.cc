@@ -2,4 +2,5 @@
 // run the real command line (flags, signals, stdout) before and independently of the sluice binary's dispatch.
 #include "bench/sink/sink.hpp"
 
-int main(int argc, char** argv) { return sinkCommand(argc - 1, argv + 1); }
+// argv[0] stands where the sluice binary passes "sink".
+int main(int argc, char** argv) { return sinkCommand(argc, argv); }
