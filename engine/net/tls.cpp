@@ -35,6 +35,12 @@ bool isIpLiteral(const std::string& name) {
 
 TlsFilter::TlsFilter(TlsContext& ctx, TlsRole role, std::string_view serverName) : role_(role) {
   ERR_clear_error();
+  if (ctx.role() != role) {
+    failed_ = true;
+    error_ = role == TlsRole::Client ? "tls: a server context cannot make a client connection"
+                                     : "tls: a client context cannot make a server connection";
+    return;
+  }
   ssl_ = SSL_new(ctx.native());
   BIO* rbio = BIO_new(BIO_s_mem());
   BIO* wbio = BIO_new(BIO_s_mem());
@@ -76,7 +82,7 @@ TlsFilter::TlsFilter(TlsContext& ctx, TlsRole role, std::string_view serverName)
   advance();  // the ClientHello
 }
 
-TlsFilter::~TlsFilter() { SSL_free(ssl_); }
+TlsFilter::~TlsFilter() { SSL_free(ssl_); }  // null-safe; frees both BIOs
 
 bool TlsFilter::feedCiphertext(std::string_view in) {
   if (failed_) {
@@ -211,7 +217,8 @@ void TlsFilter::advance() {
       }
     }
   }
-  while (!peerClosed_) {
+  // Nothing to decrypt unless input is waiting in the BIO or inside OpenSSL.
+  while (!peerClosed_ && (BIO_ctrl_pending(rbio_) > 0 || SSL_has_pending(ssl_) == 1)) {
     const std::size_t old = plainIn_.size();
     plainIn_.resize(old + kReadChunk);
     std::size_t got = 0;

@@ -98,7 +98,8 @@ struct PlainSlice {
 class TlsFilter {
  public:
   // serverName (client only): sent as SNI unless it is empty or an IP literal; with verifyPeer it is also the name
-  // the certificate must match. A trailing dot is dropped.
+  // the certificate must match. A trailing dot is dropped. A role that differs from ctx.role() gives a filter
+  // that is failed() from the start.
   TlsFilter(TlsContext& ctx, TlsRole role, std::string_view serverName = {});
   ~TlsFilter();
   TlsFilter(const TlsFilter&) = delete;

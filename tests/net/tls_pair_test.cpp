@@ -385,5 +385,10 @@ TEST_CASE("tls context: errors name the cause") {
   CHECK(TlsContext::makeClient(v, &error) == nullptr);
   CHECK(error == "tls: minimum protocol version above the maximum");
   CHECK(TlsContext::makeSelfSignedServer("", &error) == nullptr);
+  auto cctx = clientCtx();
+  TlsFilter wrongRole(*cctx, TlsRole::Server);
+  CHECK(wrongRole.failed());
+  CHECK(wrongRole.error() == "tls: a client context cannot make a server connection");
+  CHECK_FALSE(wrongRole.feedCiphertext("x"));
   CHECK(clientCtx()->certificatePem().empty());
 }
