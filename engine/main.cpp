@@ -4,6 +4,9 @@
 #include <cstring>
 #include <string_view>
 
+#include "engine/delivery/commands.hpp"
+#include "engine/ops/config.hpp"
+
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
@@ -21,6 +24,9 @@ int printVersion(int, char**) {
 
 // Sub-commands that exist in this build. `--help` lists exactly these.
 constexpr SubCommand kCommands[] = {
+    {"run", "deliver the spool's messages (daemon; --drain to exit when done)", sluice::delivery::runCommand},
+    {"inject", "put a message into the spool of a stopped daemon", sluice::delivery::injectCommand},
+    {"check-config", "validate a configuration file", sluice::ops::checkConfigCommand},
     {"version", "print the version and exit", printVersion},
 };
 
