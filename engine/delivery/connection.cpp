@@ -199,7 +199,7 @@ void Connection::drive() {
       site_.connectionUp(*this);
       again_ = true;
     }
-    if (readyOnce_ && !ending_ && !sessionClosed_) feed();
+    if (readyOnce_ && !ending_ && !sessionClosed_) pullUnits();
     auto d = session_->deadline();
     if (d.generation != deadlineGen_) {
       deadlineGen_ = d.generation;
@@ -255,6 +255,14 @@ void Connection::onMessageDone(smtp::MessageHandle h) {
 
 void Connection::feed() {
   if (!ready() || !session_) return;
+  if (driving_) {
+    again_ = true;  // drive() pulls units on its next round
+    return;
+  }
+  drive();
+}
+
+void Connection::pullUnits() {
   const auto& pool = shard_.config().pool;
   bool fed = false;
   while (units_.size() < window_ && cipherQueued_ < kMaxQueuedCiphertext) {

@@ -79,6 +79,7 @@ class Connection final : public net::StreamHandler {
 
   void connectNext();
   void drive();
+  void pullUnits();
   void handleEvent(smtp::ClientEvent& e);
   void onResult(const smtp::RecipientResult& r);
   void onMessageDone(smtp::MessageHandle h);
