@@ -4,6 +4,7 @@
 // the wrong type or out of range is reported with its line and column, and parsing goes on to find the rest.
 // yaml-cpp throws on syntax errors (and could on misuse): everything is caught here and becomes an error.
 // Any thread; no shared state.
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -78,6 +79,31 @@ bool validHeloName(std::string_view s) {
   }
   return label > 0 && s.back() != '-';
 }
+
+// Counts documents without building them. yaml-cpp 0.7's LoadAll never returns on some malformed input (a
+// stray ',' at top level repeats an empty document forever), so documents are counted here, with a bound, and
+// a document starting where the previous one did is reported as a parser that cannot move on.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    stuck = stuck || (count > 0 && mark.pos == last.pos);
+    if (count == 0 || !stuck) last = mark;
+    ++count;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  int count = 0;
+  bool stuck = false;
+  YAML::Mark last;
+};
 
 // Walks one document against the schema, collecting errors.
 class Parser {
@@ -464,15 +490,24 @@ ConfigResult parseConfig(std::string_view yaml, std::string_view sourceName) {
   Parser parser(sourceName, result.errors);
   EngineConfig config;
   try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
-    if (docs.size() > 1) {
-      parser.error(YAML::Mark::null_mark(), "expected one YAML document, found " + std::to_string(docs.size()));
-    } else if (docs.size() == 1) {
-      if (!docs[0].IsMap() && !docs[0].IsNull()) {
-        parser.error(docs[0].Mark(), "the configuration must be a mapping of keys, got " +
-                                         std::string(typeName(docs[0])));
+    const std::string text(yaml);
+    DocumentCounter counter;
+    {
+      std::istringstream in(text);
+      YAML::Parser events(in);
+      while (counter.count < 3 && events.HandleNextDocument(counter)) {
+      }
+    }
+    if (counter.stuck) {
+      parser.error(counter.last, "YAML syntax error: unexpected text at the top level");
+    } else if (counter.count > 1) {
+      parser.error(YAML::Mark::null_mark(), "expected one YAML document, found several");
+    } else if (counter.count == 1) {
+      const YAML::Node root = YAML::Load(text);
+      if (!root.IsMap() && !root.IsNull()) {
+        parser.error(root.Mark(), "the configuration must be a mapping of keys, got " + std::string(typeName(root)));
       } else {
-        parser.parseRoot(docs[0], config);
+        parser.parseRoot(root, config);
       }
     }
     if (result.errors.empty()) {
