@@ -2,7 +2,8 @@
 // leave in one write (or, with --reply-delay, join a FIFO of batches each due `delay` after its read arrived, all
 // due batches leaving in one write). Buffers keep their capacity, so the steady state allocates nothing.
 //
-// Ownership: created and owned by its Worker (intrusive list); deletes itself in finish(). Threads: the worker's loop.
+// Ownership: created and owned by its Worker (intrusive list); finish() unlinks it and closes the socket, the close
+// callback deletes it. Threads: the worker's loop.
 // Errors: a failed write or read ends the connection.
 #include <cstring>
 
@@ -35,9 +36,12 @@ const char* bodyName(smtp::BodyType b) {
 }  // namespace
 
 Connection::Connection(Sink::Worker& worker, Mode mode)
-    : w_(worker), mode_(mode), stream_(worker.loop.get(), *this), session_(worker.config, *this) {
+    : w_(worker), mode_(mode), session_(worker.config, *this) {
   std::uint64_t s = worker.sink.options().seed ^ (std::uint64_t{worker.index} << 48) ^ ++worker.connectionSeq;
   rng_ = splitmix(s);
+  uv_tcp_init(worker.loop.get(), &tcp_);
+  tcp_.data = this;
+  writeReq_.data = this;
 }
 
 Connection::~Connection() {
@@ -47,37 +51,39 @@ Connection::~Connection() {
   }
 }
 
-// The worker linked this connection first: start() may already end (and delete) it.
-bool Connection::accept(uv_stream_t* server) {
-  if (stream_.acceptFrom(server) != 0) return false;
+void Connection::accept(uv_stream_t* server) {
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_)) != 0) {
+    finish();
+    return;
+  }
+  uv_tcp_nodelay(&tcp_, 1);  // each write is a complete batch of replies
   lastActivity_ = w_.loop.now();
   start();
-  return true;
 }
 
 void Connection::start() {
   if (mode_ == Mode::Refuse) {
     WorkerCounters::bump(w_.counters.connectionsRefused);
     closing_ = true;
-    emit("421 4.7.0 too many connections\r\n", After::Close);
+    emit("421 4.7.0 too many connections\r\n", After::Linger);
     return;
   }
   counted_ = true;
   w_.sink.active_.fetch_add(1, std::memory_order_relaxed);
   WorkerCounters::bump(w_.counters.connectionsActive);
   WorkerCounters::bump(w_.counters.connectionsAccepted);
-  if (stream_.startRead() == 0) reading_ = true;
+  startReading();
   switch (draw(Stage::Greeting)) {
     case Fault::Drop:
       WorkerCounters::bump(w_.counters.disconnects);
       closing_ = true;
-      emit({}, After::Drop);
+      emit({}, After::Close);
       return;
     case Fault::Temp: {
       WorkerCounters::bump(w_.counters.replies4xx);
       closing_ = true;
       std::string line = "421 4.3.2 " + w_.config.hostname + " Service not available (injected)\r\n";
-      emit(line, After::Close);
+      emit(line, After::Linger);
       return;
     }
     case Fault::Perm:
@@ -115,9 +121,7 @@ void Connection::countVerdict(const smtp::Verdict& v) {
 // ---- session output
 
 void Connection::flushSession() {
-  After after = After::None;
-  if (dropRequested_) after = After::Drop;
-  else if (session_.closeRequested()) after = After::Close;
+  const After after = dropRequested_ || session_.closeRequested() ? After::Close : After::None;
   if (after != After::None) closing_ = true;
   const std::string& out = session_.output();
   if (!out.empty() || after != After::None) emit(out, after);
@@ -159,99 +163,134 @@ void Connection::onDelayTimer() {
     queueHead_ = 0;
     delayed_.clear();
     delayedHead_ = 0;
-  } else {
+  } else if (after == After::None) {
     armDelayTimer();
   }
-  if (after != After::None) afterWrites(after);  // may delete this
+  if (after != After::None) afterWrites(after);  // may finish()
 }
 
-// Queues bytes for writing: at most one write in flight; what arrives meanwhile leaves in the next one.
+// At most one uv_write in flight; what is produced meanwhile leaves with the next one.
 void Connection::send(std::string_view bytes) {
+  if (dead_) return;
   if (writing_) {
     pending_.append(bytes);
-    if (pending_.size() > kMaxPendingReplies && reading_) {
-      stream_.stopRead();
-      reading_ = false;
-    }
+    if (pending_.size() > kMaxPendingReplies) stopReading();  // the client does not read its replies
     return;
   }
-  sending_.assign(bytes);
-  net::TcpStream::Buf buf{sending_.data(), sending_.size()};
-  if (stream_.write(&buf, 1) != 0) {
+  if (!writeNow(bytes)) {
     closing_ = true;
-    afterWrites_ = After::Drop;
-    return;
+    afterWrites_ = After::Close;  // the sweep ends it
+  }
+}
+
+bool Connection::writeNow(std::string_view bytes) {
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
+  if (n == UV_EAGAIN) n = 0;
+  if (n < 0) return false;
+  if (static_cast<std::size_t>(n) == bytes.size()) return true;
+  sending_.assign(bytes.substr(static_cast<std::size_t>(n)));
+  buf = uv_buf_init(sending_.data(), static_cast<unsigned>(sending_.size()));
+  if (uv_write(&writeReq_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, [](uv_write_t* req, int status) {
+        static_cast<Connection*>(req->data)->onWriteDone(status);
+      }) != 0) {
+    return false;
   }
   writing_ = true;
+  return true;
 }
 
 void Connection::onWriteDone(int status) {
   writing_ = false;
+  if (dead_) return;  // cancelled by the close
   if (status != 0) {
     finish();
     return;
   }
   if (!pending_.empty()) {
-    sending_.swap(pending_);
-    pending_.clear();
-    net::TcpStream::Buf buf{sending_.data(), sending_.size()};
-    if (stream_.write(&buf, 1) != 0) {
+    std::string batch;
+    batch.swap(pending_);  // keeps no capacity in pending_; rare (only after a partial write)
+    if (!writeNow(batch)) {
       finish();
       return;
     }
-    writing_ = true;
-    if (!reading_ && !closing_ && stream_.startRead() == 0) reading_ = true;
-    return;
+    if (writing_) return;
   }
-  if (!reading_ && !closing_ && stream_.startRead() == 0) reading_ = true;
+  if (!closing_) startReading();
   if (afterWrites_ != After::None) afterWrites(afterWrites_);
 }
 
-// Runs `after` once every queued write finished: Drop closes at once, Close sends FIN and waits for the peer's.
+// Runs `after` once every queued write finished.
 void Connection::afterWrites(After after) {
+  if (dead_) return;
   if (writing_) {
-    if (after == After::Drop || afterWrites_ == After::None) afterWrites_ = after;
+    if (afterWrites_ == After::None || after == After::Close) afterWrites_ = after;
     return;
   }
-  if (after == After::Drop || w_.shuttingDown()) {
+  if (after == After::Close || w_.shuttingDown()) {
     finish();
     return;
   }
   if (lingering_) return;
-  if (stream_.shutdown() != 0) {
+  auto* req = new uv_shutdown_t;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp_), [](uv_shutdown_t* r, int) { delete r; }) != 0) {
+    delete req;
     finish();
     return;
   }
   lingering_ = true;
   lastActivity_ = w_.loop.now();
-  if (!reading_ && stream_.startRead() == 0) reading_ = true;  // to see the peer's EOF
+  startReading();  // to see the peer's EOF
 }
 
 void Connection::finish() {
+  if (dead_) return;
+  dead_ = true;
+  delayTimer_.reset();
   w_.unlink(this);
-  delete this;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
+           [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
 }
 
 // ---- input
 
+void Connection::startReading() {
+  if (reading_ || dead_) return;
+  const int rc = uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&tcp_),
+      [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+        auto* c = static_cast<Connection*>(h->data);
+        *buf = uv_buf_init(c->w_.readBuffer.get(), Sink::Worker::kReadBufferSize);
+      },
+      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+        auto* c = static_cast<Connection*>(s->data);
+        if (n > 0) c->onRead(std::string_view(buf->base, static_cast<std::size_t>(n)));
+        else if (n < 0) c->onReadEnd();
+      });
+  reading_ = rc == 0;
+}
+
+void Connection::stopReading() {
+  if (!reading_ || dead_) return;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  reading_ = false;
+}
+
 void Connection::onRead(std::string_view bytes) {
-  if (closing_) return;  // after QUIT, a refusal or an injected drop: input is discarded
+  if (closing_ || dead_) return;  // after QUIT, a refusal or an injected drop: input is discarded
   lastActivity_ = w_.loop.now();
   session_.feed(bytes);
   flushSession();
-  if (!closing_ && reading_ && !session_.wantsInput()) {
-    stream_.stopRead();
-    reading_ = false;
-  }
+  if (!closing_ && !session_.wantsInput()) stopReading();
 }
 
-void Connection::onReadEnd(int status) {
-  reading_ = false;
+void Connection::onReadEnd() {
+  stopReading();
   finish();
 }
 
 void Connection::tick(std::uint64_t now) {
-  if (afterWrites_ == After::Drop && !writing_) {  // a write could not even be queued
+  if (afterWrites_ == After::Close && !writing_) {  // a write failed to start
     finish();
     return;
   }
@@ -270,9 +309,9 @@ void Connection::tick(std::uint64_t now) {
 void Connection::shutdown() {
   closing_ = true;
   if (queueHead_ < queue_.size()) {
-    queue_.back().after = After::Drop;  // the last delayed batch closes the connection
+    queue_.back().after = After::Close;  // the last delayed batch closes the connection
   } else {
-    afterWrites(After::Drop);  // may delete this
+    afterWrites(After::Close);  // may finish()
   }
 }
 

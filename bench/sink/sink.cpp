@@ -72,7 +72,8 @@ class ReusePortListener {
 
 // ---- Worker
 
-Sink::Worker::Worker(Sink& s, unsigned i, Maildir* md) : sink(s), index(i), maildir(md) {
+Sink::Worker::Worker(Sink& s, unsigned i, Maildir* md)
+    : sink(s), index(i), maildir(md), readBuffer(new char[kReadBufferSize]) {
   const SinkOptions& o = s.options();
   config.hostname = o.hostname;
   config.pipelining = o.pipelining;
@@ -123,11 +124,7 @@ std::uint16_t Sink::Worker::port() const {
 void Sink::Worker::run() {
   loop.run();
   // Release every handle on this thread, then let their close callbacks run.
-  while (head_) {
-    Connection* c = head_;
-    unlink(c);
-    delete c;
-  }
+  while (head_) head_->finish();  // closes; deleted by the close callbacks of the next run
   listener_.reset();
   reuseListener_.reset();
   sweepTimer_.reset();
@@ -144,10 +141,7 @@ void Sink::Worker::onConnection(uv_stream_t* server) {
   c->next = head_;
   if (head_) head_->prev = c;
   head_ = c;
-  if (!c->accept(server)) {
-    unlink(c);
-    delete c;
-  }
+  c->accept(server);  // may end it at once
 }
 
 void Sink::Worker::unlink(Connection* c) {

@@ -66,6 +66,8 @@ struct Sink::Worker {
   WorkerCounters counters;
   std::uint64_t connectionSeq = 0;
   std::uint64_t messageSeq = 0;
+  std::unique_ptr<char[]> readBuffer;  // shared by the worker's connections: input is consumed inside the callback
+  static constexpr std::size_t kReadBufferSize = 256 * 1024;
   std::thread thread;
 
  private:
@@ -80,27 +82,26 @@ struct Sink::Worker {
   bool shuttingDown_ = false;
 };
 
-// One accepted connection.
-class Connection final : public net::StreamHandler, public smtp::ServerHandler {
+// One accepted connection. It drives its uv_tcp_t directly rather than through net::TcpStream: replies go out
+// with uv_try_write (a reply written whole costs one syscall and no write request, callback or epoll change), and
+// reads land in the worker's one read buffer instead of a buffer per connection.
+class Connection final : public smtp::ServerHandler {
  public:
   enum class Mode : std::uint8_t { Serve, Refuse };  // Refuse: over --max-connections, 421 and close
   Connection(Sink::Worker& worker, Mode mode);
   ~Connection() override;
 
-  // Accepts from `server` and starts the session. Returns false (and the caller deletes it) when accept fails.
-  bool accept(uv_stream_t* server);
+  // Accepts from `server` and starts the session. The worker linked it first: it may end (finish()) at once.
+  void accept(uv_stream_t* server);
   // Idle timeout and linger checks (sweep).
   void tick(std::uint64_t now);
   // The worker is shutting down: finish queued replies, then end.
   void shutdown();
+  // Unlinks it and closes the socket now; the close callback deletes it. Idempotent.
+  void finish();
 
   Connection* prev = nullptr;
   Connection* next = nullptr;
-
-  // net::StreamHandler
-  void onRead(std::string_view bytes) override;
-  void onReadEnd(int status) override;
-  void onWriteDone(int status) override;
 
   // smtp::ServerHandler
   smtp::Verdict onHelo(std::string_view domain, bool extended) override;
@@ -112,7 +113,9 @@ class Connection final : public net::StreamHandler, public smtp::ServerHandler {
   void onTransactionAbort() override;
 
  private:
-  enum class After : std::uint8_t { None, Close, Drop };  // what follows a batch of replies
+  // What follows a batch of replies once written: Close the socket, or Linger (FIN, then wait for the peer's: used
+  // when the client may already be talking, so an RST cannot destroy the reply before it is read).
+  enum class After : std::uint8_t { None, Close, Linger };
   enum class Fault : std::uint8_t { None, Temp, Perm, Drop };
   struct Delayed {
     std::uint64_t due;
@@ -129,17 +132,24 @@ class Connection final : public net::StreamHandler, public smtp::ServerHandler {
   void onDelayTimer();
   void armDelayTimer();
   void afterWrites(After after);
-  void finish();  // unlink and delete this; the caller returns at once
+  void onRead(std::string_view bytes);
+  void onReadEnd();
+  void onWriteDone(int status);
+  void startReading();
+  void stopReading();
+  bool writeNow(std::string_view bytes);  // try_write, the rest by uv_write from sending_; false on error
 
   Sink::Worker& w_;
   Mode mode_;
-  net::TcpStream stream_;
+  uv_tcp_t tcp_;
+  uv_write_t writeReq_;
+  bool dead_ = false;  // finish() ran: the handle is closing
   smtp::ServerSession session_;
   std::unique_ptr<net::Timer> delayTimer_;
   bool counted_ = false;  // counted in the sink's active connections
   bool reading_ = false;
   bool closing_ = false;   // no more input is processed
-  bool lingering_ = false; // shutdown(SHUT_WR) sent, waiting for the peer's EOF
+  bool lingering_ = false;  // shutdown(SHUT_WR) sent, waiting for the peer's EOF
   bool dropRequested_ = false;
   bool writing_ = false;
   After afterWrites_ = After::None;
