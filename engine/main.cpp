@@ -1,9 +1,11 @@
 // main.cpp: the one `sluice` binary and its sub-commands. Each sub-command lives in its module; this file only
-// dispatches. Sub-commands arrive with their issues (run, inject, queue, sink, bench, check-config).
+// dispatches.
 #include <cstdio>
 #include <cstring>
 #include <string_view>
 
+#include "bench/driver/bench.hpp"
+#include "bench/sink/sink.hpp"
 #include "engine/delivery/commands.hpp"
 #include "engine/ops/config.hpp"
 
@@ -27,6 +29,8 @@ constexpr SubCommand kCommands[] = {
     {"run", "deliver the spool's messages (daemon; --drain to exit when done)", sluice::delivery::runCommand},
     {"inject", "put a message into the spool of a stopped daemon", sluice::delivery::injectCommand},
     {"check-config", "validate a configuration file", sluice::ops::checkConfigCommand},
+    {"sink", "a fast receiving MTA for benchmarks and tests", sinkCommand},
+    {"bench", "delivery-rate benchmark (no arguments: the demo campaign)", benchCommand},
     {"version", "print the version and exit", printVersion},
 };
 
