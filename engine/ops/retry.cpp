@@ -35,7 +35,8 @@ std::optional<std::int64_t> RetrySchedule::nextAttemptMs(unsigned attemptsSoFar,
   if (attemptsSoFar == 0) return nowMs;
   std::int64_t delay = baseDelayMs(attemptsSoFar);
   if (jitter_ > 0 && delay > 0) {
-    const std::uint64_t h = mix(seed_ ^ mix(static_cast<std::uint64_t>(arrivalMs) ^ (std::uint64_t{attemptsSoFar} << 48)));
+    const std::uint64_t key = static_cast<std::uint64_t>(arrivalMs) ^ (std::uint64_t{attemptsSoFar} << 48);
+    const std::uint64_t h = mix(seed_ ^ mix(key));
     const double unit = static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
     delay += static_cast<std::int64_t>(static_cast<double>(delay) * jitter_ * unit);
   }
