@@ -167,8 +167,8 @@ int checkConfigCommand(int argc, char** argv, std::FILE* out, std::FILE* err) {
   }
   const EngineConfig& c = *r.config;
   std::fprintf(out, "%s: ok\n", path.c_str());
-  std::fprintf(out, "  hostname %s, spool %s, threads %u\n", c.hostname.c_str(), c.spool.c_str(),
-               c.effectiveThreads());
+  std::fprintf(out, "  hostname %s, spool %s, threads %u%s\n", c.hostname.c_str(), c.spool.c_str(),
+               c.effectiveThreads(), c.threads == 0 ? " (one per core)" : "");
   std::fprintf(out, "  routes %zu, nameservers %zu, tls %s\n", c.routes.size(), c.resolver.nameservers.size(),
                std::string(tlsName(c.tls)).c_str());
   std::fprintf(out, "  pool %u connections/site, pipelining %s (window %u), chunking %s\n", c.pool.maxConnections,
