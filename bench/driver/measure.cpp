@@ -45,6 +45,15 @@ long peakRssKb(pid_t pid) {
   return -1;
 }
 
+long rssAnonKb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("RssAnon:", 0) == 0) return std::strtol(line.c_str() + 8, nullptr, 10);
+  }
+  return -1;
+}
+
 bool resetPeakRss() {
   std::ofstream out("/proc/self/clear_refs");
   out << "5";
@@ -70,7 +79,7 @@ void ProgressLine::update(std::uint64_t done) {
   if (!enabled_) return;
   const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double every = tty_ ? 0.2 : 1.0;
-  if (now - lastPrint_ < every && lastPrint_ >= 0) return;
+  if ((lastPrint_ < 0 ? now : now - lastPrint_) < every) return;  // the first line after one period
   if (now - rateMark_ >= 0.5 || rateMark_ == 0) {
     // The rate over the last half second or more (steadier than one tick).
     if (now > rateMark_) rateNow_ = static_cast<double>(done - rateDone_) / (now - rateMark_);

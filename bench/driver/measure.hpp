@@ -21,6 +21,8 @@ double selfCpuSeconds();
 double processCpuSeconds(pid_t pid);
 // Peak resident set size in KiB (VmHWM from /proc/PID/status; pid 0 = this process); -1 when unreadable.
 long peakRssKb(pid_t pid = 0);
+// Current anonymous resident memory (the heap: RssAnon from /proc/self/status) in KiB; -1 when unreadable.
+long rssAnonKb();
 // Resets this process's peak RSS to its current RSS (writes 5 to /proc/self/clear_refs); false when refused.
 bool resetPeakRss();
 
