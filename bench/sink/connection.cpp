@@ -121,8 +121,14 @@ void Connection::countVerdict(const smtp::Verdict& v) {
 // ---- session output
 
 void Connection::flushSession() {
-  const After after = dropRequested_ || session_.closeRequested() ? After::Close : After::None;
-  if (after != After::None) closing_ = true;
+  After after = After::None;
+  if (dropRequested_ || session_.closeRequested()) {
+    after = After::Close;
+    closing_ = true;
+  } else if (session_.awaitingTls() && !tlsRequested_) {
+    after = After::StartTls;  // the 220 leaves in plaintext, everything after it encrypted
+    tlsRequested_ = true;
+  }
   const std::string& out = session_.output();
   if (!out.empty() || after != After::None) emit(out, after);
   session_.clearOutput();
@@ -132,7 +138,8 @@ void Connection::emit(std::string_view bytes, After after) {
   const std::uint32_t delay = w_.sink.options().replyDelayMs;
   if (delay == 0) {
     if (!bytes.empty()) send(bytes);
-    if (after != After::None) afterWrites(after);
+    if (after == After::StartTls) startTls();
+    else if (after != After::None) afterWrites(after);
     return;
   }
   delayed_.append(bytes);
@@ -149,12 +156,19 @@ void Connection::armDelayTimer() {
 
 void Connection::onDelayTimer() {
   const std::uint64_t now = w_.loop.now();
-  std::size_t end = delayedHead_;
   After after = After::None;
-  while (queueHead_ < queue_.size() && queue_[queueHead_].due <= now && after == After::None) {
+  std::size_t end = delayedHead_;
+  // Every due batch in one write; a STARTTLS 220 splits it (plaintext before, encrypted after).
+  while (queueHead_ < queue_.size() && queue_[queueHead_].due <= now) {
     end = queue_[queueHead_].end;
     after = queue_[queueHead_].after;
     ++queueHead_;
+    if (after == After::None) continue;
+    if (end > delayedHead_) send(std::string_view(delayed_).substr(delayedHead_, end - delayedHead_));
+    delayedHead_ = end;
+    if (after != After::StartTls) break;
+    startTls();
+    after = After::None;
   }
   if (end > delayedHead_) send(std::string_view(delayed_).substr(delayedHead_, end - delayedHead_));
   delayedHead_ = end;
@@ -169,8 +183,31 @@ void Connection::onDelayTimer() {
   if (after != After::None) afterWrites(after);  // may finish()
 }
 
-// At most one uv_write in flight; what is produced meanwhile leaves with the next one.
 void Connection::send(std::string_view bytes) {
+  if (!tls_) {
+    sendRaw(bytes);
+    return;
+  }
+  tls_->writePlain(bytes);
+  sendCiphertext();
+}
+
+void Connection::sendCiphertext() {
+  const std::string out = tls_->takeCiphertext();
+  if (!out.empty()) sendRaw(out);
+}
+
+// The 220 to STARTTLS was written: from now on the socket carries TLS (RFC 3207 §4).
+void Connection::startTls() {
+  if (dead_ || tls_) return;
+  tls_ = std::make_unique<net::TlsFilter>(*w_.sink.tlsContext(), net::TlsRole::Server);
+  startReading();
+}
+
+bool Connection::onStartTls() { return w_.sink.tlsContext() != nullptr; }
+
+// At most one uv_write in flight; what is produced meanwhile leaves with the next one.
+void Connection::sendRaw(std::string_view bytes) {
   if (dead_) return;
   if (writing_) {
     pending_.append(bytes);
@@ -223,6 +260,11 @@ void Connection::onWriteDone(int status) {
 // Runs `after` once every queued write finished.
 void Connection::afterWrites(After after) {
   if (dead_) return;
+  if (tlsStarted_ && !closeNotifySent_) {  // a polite TLS close: close_notify after the last reply
+    closeNotifySent_ = true;
+    tls_->shutdown();
+    sendCiphertext();
+  }
   if (writing_) {
     if (afterWrites_ == After::None || after == After::Close) afterWrites_ = after;
     return;
@@ -279,7 +321,31 @@ void Connection::stopReading() {
 void Connection::onRead(std::string_view bytes) {
   if (closing_ || dead_) return;  // after QUIT, a refusal or an injected drop: input is discarded
   lastActivity_ = w_.loop.now();
+  if (tls_) {
+    onCiphertext(bytes);
+    return;
+  }
   session_.feed(bytes);
+  flushSession();
+  if (!closing_ && !session_.wantsInput() && !session_.awaitingTls()) stopReading();
+}
+
+void Connection::onCiphertext(std::string_view bytes) {
+  const bool ok = tls_->feedCiphertext(bytes);
+  sendCiphertext();  // handshake messages, or the alert of a failure
+  if (!ok || tls_->failed()) {
+    closing_ = true;
+    afterWrites(After::Close);
+    return;
+  }
+  if (!tlsStarted_ && tls_->handshakeDone()) {
+    tlsStarted_ = true;
+    WorkerCounters::bump(w_.counters.tls);
+    session_.tlsStarted();
+  }
+  const std::string plain = tls_->takePlaintext();
+  if (plain.empty()) return;
+  session_.feed(plain);
   flushSession();
   if (!closing_ && !session_.wantsInput()) stopReading();
 }

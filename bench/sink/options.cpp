@@ -58,7 +58,7 @@ bool parseRate(std::string_view text, std::uint32_t (&rates)[kStages], std::stri
 
 }  // namespace
 
-bool tlsAvailable() { return false; }  // STARTTLS arrives with engine/net/tls.hpp
+bool tlsAvailable() { return true; }
 
 std::string sinkUsage() {
   return "usage: sluice sink [options]\n"

@@ -15,6 +15,7 @@
 #include <ctime>
 
 #include "bench/sink/worker.hpp"
+#include "engine/net/tls.hpp"
 
 namespace sluice::sink {
 
@@ -83,7 +84,7 @@ Sink::Worker::Worker(Sink& s, unsigned i, Maildir* md)
   config.smtpUtf8 = o.smtpUtf8;
   config.size = o.size;
   config.dsn = o.dsn;
-  config.startTls = o.startTls && tlsAvailable();
+  config.startTls = s.tlsContext() != nullptr;
   config.enhancedStatusCodes = o.enhancedStatusCodes;
   config.refuseEhlo = !o.ehlo;
   config.longLines = smtp::LongLinePolicy::Accept;
@@ -195,6 +196,14 @@ bool Sink::start(std::string* error) {
   if (!options_.maildir.empty()) {
     maildir_ = std::make_unique<Maildir>(options_.maildir);
     if (!maildir_->prepare(error)) return false;
+  }
+  if (options_.startTls && tlsAvailable()) {
+    std::string tlsError;
+    tls_ = net::TlsContext::makeSelfSignedServer(options_.hostname, &tlsError);
+    if (!tls_) {
+      if (error) *error = "STARTTLS: " + tlsError + " (use --no-starttls)";
+      return false;
+    }
   }
   const unsigned n = options_.threads == 0 ? 1 : options_.threads;
   std::string hostPort = options_.listen;

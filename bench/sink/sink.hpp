@@ -17,6 +17,10 @@
 #include <string_view>
 #include <vector>
 
+namespace sluice::net {
+class TlsContext;
+}
+
 namespace sluice::sink {
 
 class Maildir;
@@ -45,7 +49,7 @@ struct SinkOptions {
   bool size = true;
   bool dsn = true;
   bool enhancedStatusCodes = true;
-  bool startTls = true;   // honoured only when the build has TLS (tlsAvailable())
+  bool startTls = true;   // with a self-signed certificate made at start() for `hostname`
   bool ehlo = true;       // false: EHLO answered 500, clients must use HELO
   std::uint64_t maxMessageSize = 100ull << 20;  // SIZE n and the enforced limit (0 = none)
   std::size_t maxRecipients = 1000;             // per transaction; more get 452 4.5.3
@@ -86,7 +90,7 @@ struct SinkCounters {
   std::string line() const;
 };
 
-// True when this build can offer STARTTLS.
+// True when this build can offer STARTTLS (engine/net/tls.hpp, OpenSSL).
 bool tlsAvailable();
 
 class Sink {
@@ -110,6 +114,8 @@ class Sink {
   void setOnFinished(std::function<void()> cb) { onFinished_ = std::move(cb); }
   SinkCounters counters() const;
   const SinkOptions& options() const { return options_; }
+  // The server TLS context (nullptr with --no-starttls).
+  net::TlsContext* tlsContext() const { return tls_.get(); }
 
   struct Worker;  // one loop, its listener and connections (sink.cpp)
 
@@ -121,6 +127,7 @@ class Sink {
 
   SinkOptions options_;
   std::unique_ptr<Maildir> maildir_;  // before workers_: outlives them
+  std::unique_ptr<net::TlsContext> tls_;  // shared by every worker's connections
   std::vector<std::unique_ptr<Worker>> workers_;
   std::uint16_t port_ = 0;
   std::atomic<std::uint64_t> active_{0};    // open connections over all workers (for --max-connections)

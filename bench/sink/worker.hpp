@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench/sink/sink.hpp"
+#include "engine/net/tls.hpp"
 #include "engine/net/uv.hpp"
 #include "engine/smtp/server_session.hpp"
 
@@ -111,11 +112,12 @@ class Connection final : public smtp::ServerHandler {
   void onBody(std::string_view bytes) override;
   smtp::Verdict onMessageEnd(const smtp::MessageInfo& info) override;
   void onTransactionAbort() override;
+  bool onStartTls() override;
 
  private:
   // What follows a batch of replies once written: Close the socket, or Linger (FIN, then wait for the peer's: used
   // when the client may already be talking, so an RST cannot destroy the reply before it is read).
-  enum class After : std::uint8_t { None, Close, Linger };
+  enum class After : std::uint8_t { None, Close, Linger, StartTls };  // StartTls: encrypt from the next byte on
   enum class Fault : std::uint8_t { None, Temp, Perm, Drop };
   struct Delayed {
     std::uint64_t due;
@@ -128,7 +130,11 @@ class Connection final : public smtp::ServerHandler {
   void countVerdict(const smtp::Verdict& v);
   void flushSession();
   void emit(std::string_view bytes, After after);
-  void send(std::string_view bytes);
+  void send(std::string_view bytes);     // plaintext: encrypted first once TLS is on
+  void sendRaw(std::string_view bytes);  // to the socket as is
+  void sendCiphertext();                 // what the TLS filter has for the peer
+  void startTls();                       // engage the TLS filter (server side)
+  void onCiphertext(std::string_view bytes);
   void onDelayTimer();
   void armDelayTimer();
   void afterWrites(After after);
@@ -144,6 +150,10 @@ class Connection final : public smtp::ServerHandler {
   uv_tcp_t tcp_;
   uv_write_t writeReq_;
   bool dead_ = false;  // finish() ran: the handle is closing
+  std::unique_ptr<net::TlsFilter> tls_;  // after the 220 to STARTTLS
+  bool tlsRequested_ = false;            // the 220 to STARTTLS is written or queued
+  bool tlsStarted_ = false;              // handshake done, session told
+  bool closeNotifySent_ = false;
   smtp::ServerSession session_;
   std::unique_ptr<net::Timer> delayTimer_;
   bool counted_ = false;  // counted in the sink's active connections

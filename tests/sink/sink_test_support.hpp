@@ -115,6 +115,11 @@ class Client {
     ssize_t n = ::recv(fd_, &c, 1, 0);
     return n == 0 || (n < 0 && errno == ECONNRESET);
   }
+  // Raw bytes received (for a TLS layer on top): "" on EOF or timeout.
+  std::string recvSome() {
+    if (!buf_.empty()) return std::exchange(buf_, std::string());
+    return fill() ? std::exchange(buf_, std::string()) : std::string();
+  }
   // Everything unread that arrived so far plus what comes until EOF (or the timeout).
   std::string readToEnd() {
     while (fill()) {
