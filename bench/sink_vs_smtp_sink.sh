@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sink_vs_smtp_sink.sh: `sluice sink` against Postfix's own smtp-sink, both fed by the same Postfix smtp-source
 # command (issue 5). Rounds alternate the two sinks; each round times smtp-source from start to exit and gives
-# messages/s. Prints every round, the median of each sink and the ratio sluice/smtp-sink.
+# messages/s, and reads the sink process's CPU time (user+system, /proc/PID/stat) to give CPU ms per 1000 messages.
+# Prints every round, the median of each sink and the ratios sluice/smtp-sink.
 #
 # Usage: bench/sink_vs_smtp_sink.sh            (uses build/sluice)
 #   SLUICE=path/to/sluice        the binary whose `sink` sub-command is measured
@@ -38,6 +39,10 @@ trap cleanup EXIT
 
 free_port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
+# CPU seconds (user + system) used so far by process $1.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$1/stat"; }
+# CPU ms per 1000 messages from CPU seconds $1.
+per_k() { awk -v c="$1" -v m="$MESSAGES" 'BEGIN { printf "%.1f\n", c * 1000 * 1000 / m }'; }
 source_args=(-s "$SESSIONS" -l "$SIZE" -m "$MESSAGES" -f a@x.test -t b@y.test)
 
 # Runs smtp-source against 127.0.0.1:$1 and prints messages/s.
@@ -51,43 +56,49 @@ feed() {
 }
 
 run_smtp_sink() {
-  local port user=() pid
+  local port user=() pid rate cpu
   port=$(free_port)
   [[ $(id -u) -eq 0 ]] && user=(-u postfix)
   "$SMTP_SINK" "${user[@]}" 127.0.0.1:"$port" 256 >"$work/smtp-sink.log" 2>&1 &
   pid=$!
   pids+=("$pid")
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.05; done
-  feed "$port"
+  rate=$(feed "$port")
+  cpu=$(cpu_of "$pid")
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "$rate $(per_k "$cpu")"
 }
 
 run_sluice_sink() {
-  local pid port rate
+  local pid port rate cpu
   "${sink_cmd[@]}" --listen 127.0.0.1:0 >"$work/sluice-sink.log" 2>&1 &
   pid=$!
   pids+=("$pid")
   for _ in $(seq 100); do grep -q '^listening on' "$work/sluice-sink.log" && break; sleep 0.05; done
   port=$(sed -n '1s/^listening on .*:\([0-9]*\)$/\1/p' "$work/sluice-sink.log")
   rate=$(feed "$port")
+  cpu=$(cpu_of "$pid")
   kill -INT "$pid"; wait "$pid" || true
   grep -q " msgs $MESSAGES " "$work/sluice-sink.log" || { echo "sluice sink did not count $MESSAGES messages:" >&2;
     cat "$work/sluice-sink.log" >&2; exit 1; }
-  echo "$rate"
+  echo "$rate $(per_k "$cpu")"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "smtp-source ${source_args[*]} 127.0.0.1:PORT, $ROUNDS rounds"
-theirs=() ours=()
+theirs=() ours=() theirs_cpu=() ours_cpu=()
 for r in $(seq "$ROUNDS"); do
-  a=$(run_smtp_sink)
-  b=$(run_sluice_sink)
-  theirs+=("$a")
-  ours+=("$b")
-  echo "round $r: smtp-sink $a msgs/s, sluice sink $b msgs/s"
+  read -r a ac < <(run_smtp_sink)
+  read -r b bc < <(run_sluice_sink)
+  theirs+=("$a"); theirs_cpu+=("$ac")
+  ours+=("$b"); ours_cpu+=("$bc")
+  echo "round $r: smtp-sink $a msgs/s ($ac CPU ms/1000 msgs), sluice sink $b msgs/s ($bc CPU ms/1000 msgs)"
 done
 m_theirs=$(printf '%s\n' "${theirs[@]}" | median)
 m_ours=$(printf '%s\n' "${ours[@]}" | median)
-echo "median: smtp-sink $m_theirs msgs/s, sluice sink $m_ours msgs/s"
-awk -v a="$m_ours" -v b="$m_theirs" 'BEGIN { printf "ratio sluice/smtp-sink: %.2f\n", a / b }'
+c_theirs=$(printf '%s\n' "${theirs_cpu[@]}" | median)
+c_ours=$(printf '%s\n' "${ours_cpu[@]}" | median)
+echo "median: smtp-sink $m_theirs msgs/s, $c_theirs CPU ms/1000 msgs; sluice sink $m_ours msgs/s, $c_ours CPU ms/1000 msgs"
+awk -v a="$m_ours" -v b="$m_theirs" 'BEGIN { printf "ratio sluice/smtp-sink, messages/s: %.2f\n", a / b }'
+awk -v a="$c_ours" -v b="$c_theirs" 'BEGIN { printf "ratio smtp-sink/sluice, sink CPU per message: %.2f\n", b / a }'
