@@ -130,6 +130,7 @@ struct FakeServer::Conn {
   bool done = false;        // socket closed
   std::size_t transactions = 0;  // MAIL commands seen
   std::size_t rcptInTxn = 0;
+  std::size_t acceptedInTxn = 0;  // RCPTs of the current transaction answered 2xx (decided, maybe not yet sent)
   std::deque<Out> out;
   Clock::time_point lastDue{};
 };
@@ -339,6 +340,7 @@ bool FakeServer::handleLine(Conn& c, const std::string& line) {
     e.stage = Stage::Mail;
     e.transaction = c.transactions++;
     c.rcptInTxn = 0;
+    c.acceptedInTxn = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       TransactionRecord t;
@@ -357,7 +359,7 @@ bool FakeServer::handleLine(Conn& c, const std::string& line) {
     react(c, e, "250 2.1.5 recipient ok");
   } else if (startsWithNoCase(line, "DATA")) {
     e.stage = Stage::Data;
-    react(c, e, "354 go ahead");
+    react(c, e, c.acceptedInTxn > 0 ? "354 go ahead" : "554 5.5.1 no valid recipients");
   } else if (startsWithNoCase(line, "BDAT")) {
     // "BDAT <n> [LAST]": read exactly n octets whatever we answer (RFC 3030 §2).
     std::string rest = line.substr(4);
@@ -403,7 +405,10 @@ void FakeServer::finishBody(Conn& c, Stage stage, const std::string& line) {
     auto& txns = records_[c.index].transactions;
     if (!txns.empty()) txns.back().ended = true;
   }
-  react(c, e, stage == Stage::Bdat ? "250 2.0.0 chunk received" : "250 2.0.0 queued as fake");
+  // Like a real server: no accepted recipient, no message (RFC 5321 §3.3 "no valid recipients").
+  std::string def = stage == Stage::Bdat ? "250 2.0.0 chunk received" : "250 2.0.0 queued as fake";
+  if (c.acceptedInTxn == 0) def = "554 5.5.1 no valid recipients";
+  react(c, e, def);
 }
 
 void FakeServer::react(Conn& c, Event e, const std::string& defaultReply) {
@@ -429,6 +434,7 @@ void FakeServer::react(Conn& c, Event e, const std::string& defaultReply) {
   std::function<void()> onSent;
   const std::size_t conn = c.index;
   if (e.stage == Stage::Rcpt && code >= 200 && code < 300) {
+    ++c.acceptedInTxn;
     std::string path = pathOf(e.line);
     onSent = [this, conn, path] {
       auto& txns = records_[conn].transactions;

@@ -5,7 +5,8 @@
 // Script answers each event with an Action: a canned reply (optionally late), silence (the connection goes mute
 // for good, as a hung peer does), closing the connection without a reply, or a reply followed by a close.
 // Without a script (or when the script returns nullopt) it behaves like a well-mannered ESMTP server whose EHLO
-// advertises what FakeServerOptions says. Bodies are read the way RFC 5321 §4.1.1.4 (DATA, dot-stuffing removed)
+// advertises what FakeServerOptions says (and, like a real server, refuses DATA or the end of data with 554 when
+// no RCPT of the transaction was accepted). Bodies are read the way RFC 5321 §4.1.1.4 (DATA, dot-stuffing removed)
 // and RFC 3030 §2 (BDAT, exactly n octets, also when the chunk is refused) say, so a test can check the bytes.
 // Everything received is recorded per connection: command lines, transactions, bodies, who closed.
 //
