@@ -124,7 +124,8 @@ std::uint16_t Sink::Worker::port() const {
 
 void Sink::Worker::run() {
   loop.run();
-  // Release every handle on this thread, then let their close callbacks run.
+  // Release every handle on this thread, then let their close callbacks run (no uv_stop() may be pending then).
+  loopEnded_ = true;
   while (head_) head_->finish();  // closes; deleted by the close callbacks of the next run
   listener_.reset();
   reuseListener_.reset();
@@ -150,7 +151,7 @@ void Sink::Worker::unlink(Connection* c) {
   else head_ = c->next;
   if (c->next) c->next->prev = c->prev;
   c->prev = c->next = nullptr;
-  if (shuttingDown_ && !head_) loop.stop();
+  if (shuttingDown_ && !head_ && !loopEnded_) loop.stop();
 }
 
 void Sink::Worker::sweep() {

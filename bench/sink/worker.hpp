@@ -81,6 +81,7 @@ struct Sink::Worker {
   std::unique_ptr<net::Timer> deadline_;  // caps a shutdown waiting for delayed replies
   Connection* head_ = nullptr;
   bool shuttingDown_ = false;
+  bool loopEnded_ = false;  // run()'s first loop.run() returned
 };
 
 // One accepted connection. It drives its uv_tcp_t directly rather than through net::TcpStream: replies go out
