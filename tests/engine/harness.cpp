@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -12,6 +14,9 @@
 namespace sluice::enginetest {
 
 namespace {
+
+// How long the watchdog waits for run() to return after it called stop().
+constexpr Millis kStopGrace{60000};
 
 // A small recursive-descent reader for the log's JSON: objects, strings, numbers, true/false/null. Nested objects
 // flatten into dotted keys. Arrays are not used by the log and are rejected.
@@ -280,10 +285,18 @@ RunReport EngineHarness::run(const RunTweaks& tweaks) {
   bool fired = false;
   std::thread watchdog([&] {
     std::unique_lock<std::mutex> lock(mu);
-    if (!cv.wait_for(lock, tweaks.safetyLimit, [&] { return finished; })) {
-      fired = true;
-      engine->stop();
-    }
+    if (cv.wait_for(lock, tweaks.safetyLimit, [&] { return finished; })) return;
+    fired = true;
+    engine->stop();
+    // stop() must bring run() back once in-flight work ends (bounded by the test timeouts). An engine that ignores
+    // it would block this test binary until ctest's limit: fail now, loudly, instead.
+    if (cv.wait_for(lock, kStopGrace, [&] { return finished; })) return;
+    std::fprintf(stderr,
+                 "\nengine harness: run() did not return %lld s after stop() (safety limit %lld ms passed): the "
+                 "engine ignored stop(); aborting the test binary\n",
+                 static_cast<long long>(kStopGrace.count() / 1000), static_cast<long long>(tweaks.safetyLimit.count()));
+    std::fflush(stderr);
+    std::_Exit(3);
   });
   report.rc = engine->run(false);
   {

@@ -5,7 +5,8 @@
 // Ownership: an EngineHarness owns its temp directory (removed on destruction), the Spool while it is open, and
 // nothing else; peers are started and stopped by the tests themselves.
 // Threads: one test thread drives a harness; run() blocks it while the engine's loops run (a watchdog thread stops
-// a run that exceeds its safety limit, so a hung engine fails the test instead of hanging ctest).
+// a run that exceeds its safety limit, so a hung engine fails the test instead of hanging ctest; if run() still has
+// not returned a minute after stop(), the watchdog prints why and ends the test binary with exit status 3).
 // Errors: setup failures (spool cannot open, append refused) throw std::runtime_error with the reason; engine
 // outcomes come back as values in RunReport.
 #pragma once
