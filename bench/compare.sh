@@ -191,11 +191,12 @@ run_pair() {  # $1: label, $2: sink arguments, $3: messages
   done
   [ "$rc" = 0 ] || { echo "compare.sh: sluice bench failed three times" >&2; exit 1; }
   s1=$(proc_cpu "$SINK_PID")
-  local sl_rate sl_sec sl_cpu sl_rss
+  local sl_rate sl_sec sl_cpu sl_rss sl_heap
   sl_rate=$(awk '$1 == "rate" { print $2 }' "$T/sluice.res")
   sl_sec=$(awk '$1 == "seconds" { print $2 }' "$T/sluice.res")
   sl_cpu=$(awk '$1 == "cpu_per_1000" { print $2 }' "$T/sluice.res")
   sl_rss=$(awk '$1 == "peak_rss_kb" { print $2 }' "$T/sluice.res")
+  sl_heap=$(awk '$1 == "peak_heap_kb" { print $2 }' "$T/sluice.res")
   local sl_sink_cpu
   sl_sink_cpu=$(echo "($s1 - $s0) * 1000 / $n" | bc -l)
 
@@ -234,8 +235,8 @@ run_pair() {  # $1: label, $2: sink arguments, $3: messages
   stop_sink
   local ratio
   ratio=$(echo "$sl_rate / $pf_rate" | bc -l)
-  printf '   sluice  : %9.0f msg/s  (%.2f s; CPU %.3f s/1000 msgs, sink %.3f; peak RSS %.1f MiB)\n' \
-    "$sl_rate" "$sl_sec" "$sl_cpu" "$sl_sink_cpu" "$(echo "$sl_rss / 1024" | bc -l)"
+  printf '   sluice  : %9.0f msg/s  (%.2f s; CPU %.3f s/1000 msgs, sink %.3f; peak RSS %.1f MiB, heap %.1f MiB)\n' \
+    "$sl_rate" "$sl_sec" "$sl_cpu" "$sl_sink_cpu" "$(echo "$sl_rss / 1024" | bc -l)" "$(echo "$sl_heap / 1024" | bc -l)"
   printf '   postfix : %9.0f msg/s  (%.2f s; CPU %.3f s/1000 msgs, sink %.3f; peak PSS %.1f MiB summed; %s sent)\n' \
     "$pf_rate" "$pf_sec" "$pf_cpu" "$pf_sink_cpu" "$(echo "$peak / 1024" | bc -l)" "$delivered"
   printf '   ratio   : %.1fx\n' "$ratio"
