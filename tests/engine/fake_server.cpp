@@ -115,7 +115,7 @@ struct FakeServer::Conn {
     Clock::time_point due;
     std::string bytes;
     bool closeAfter = false;
-    std::function<void()> onSent;  // runs under mu_ once the bytes are written
+    std::function<void()> onSent;  // runs under mu_ when the bytes are written (just before)
   };
   int fd = -1;
   std::size_t index = 0;
@@ -467,18 +467,19 @@ void FakeServer::flushDue(Conn& c) {
   while (!c.done && !c.halfClosed && !c.out.empty() && c.out.front().due <= now) {
     Conn::Out o = std::move(c.out.front());
     c.out.pop_front();
-    if (!o.bytes.empty()) writeAll(c.fd, o.bytes);
-    if (o.onSent) {
+    {
+      // Recorded before the bytes leave: the client may act on a reply (and the test read the records) before
+      // this thread runs again.
       std::lock_guard<std::mutex> lock(mu_);
-      o.onSent();
+      if (o.onSent) o.onSent();
+      if (o.closeAfter) records_[c.index].closedByServer = true;
     }
+    if (!o.bytes.empty()) writeAll(c.fd, o.bytes);
     if (o.closeAfter) {
       // Half-close: our FIN follows the replies; the client's remaining input is read and dropped.
       ::shutdown(c.fd, SHUT_WR);
       c.halfClosed = true;
       c.out.clear();
-      std::lock_guard<std::mutex> lock(mu_);
-      records_[c.index].closedByServer = true;
     }
   }
 }

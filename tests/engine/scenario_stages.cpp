@@ -137,7 +137,12 @@ TEST_CASE("scenario: 421 at each stage is a deferral, never a bounce") {
       Outcome o = drive(srv, stageConfig(srv.port(), nullptr));
       requireDeferredOnce(o);
       REQUIRE(!o.conns.empty());
-      for (const auto& c : o.conns) CHECK(c.closedByServer);
+      for (const auto& c : o.conns) {
+        std::string seen;
+        for (const auto& l : c.lines) seen += l + " | ";
+        INFO("connection saw: " << seen << " closedByClient=" << c.closedByClient << " quit=" << c.quit);
+        CHECK(c.closedByServer);
+      }
       for (const auto& rc : kRcpts) {
         LogLine l = enginetest::linesFor(o.report.log, rc).at(0);
         CHECK_FALSE(l.possibleDuplicate);
