@@ -106,6 +106,9 @@ void deliverTwenty(PostfixPeer& pf, std::uint16_t port, bool expectChunking) {
   CHECK(r.progress.transactionsBdat == (expectChunking ? bodies.size() : 0));
   CHECK(r.progress.transactionsData == (expectChunking ? 0 : bodies.size()));
   CHECK(r.progress.transactionsPipelined == bodies.size());
+  std::size_t octets = 0;
+  for (const auto& b : bodies) octets += normalised(b).size();
+  if (expectChunking) CHECK(r.progress.bodyBytes == octets);  // BDAT sends the queued bytes as they are
 
   REQUIRE(r.log.size() == bodies.size());
   for (const LogLine& l : r.log) {
