@@ -39,6 +39,7 @@ void Connection::connectNext() {
   acksOwed_ = 0;
   writesPending_ = 0;
   readyOnce_ = false;
+  ending_ = false;
   sessionClosed_ = false;
   streamClosed_ = false;
   deadlineGen_ = 0;

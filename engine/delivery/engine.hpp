@@ -31,7 +31,7 @@ struct EngineProgress {
   std::uint64_t connectionsOpened = 0;
   std::uint64_t connectionsOpen = 0;
   std::uint64_t connectFailures = 0;
-  std::uint64_t bodyBytes = 0;        // body octets handed to sockets (after dot-stuffing on DATA)
+  std::uint64_t bodyBytes = 0;        // body octets of the messages sent (as spooled, before dot-stuffing)
   std::uint64_t transactionsBdat = 0; // transactions whose body went as BDAT
   std::uint64_t transactionsData = 0; // ... as DATA
   std::uint64_t transactions8bit = 0; // ... declared BODY=8BITMIME

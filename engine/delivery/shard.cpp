@@ -172,7 +172,11 @@ void Shard::recordResult(Unit& unit, const smtp::RecipientResult& r, const Trans
       break;
     }
     case smtp::Outcome::TemporaryFailure:
-      if (!r.attempted && unit.requeues < kMaxRequeues && !stopping_) {
+      if (!r.attempted && stopping_) {
+        m.abandoned.store(true);  // never sent and we are stopping: stays pending, due again at once
+        return;
+      }
+      if (!r.attempted && unit.requeues < kMaxRequeues) {
         unit.retry.push_back(r.recipient);  // never sent to this peer: try again on another connection
         return;
       }
