@@ -10,6 +10,14 @@ namespace {
 constexpr unsigned kMaxRequeues = 3;
 constexpr std::uint64_t kLogFlushMs = 200;
 
+// "Too many recipients" (RFC 5321 §4.5.3.1.10): 452, or the historical 552, with X.5.3 when an enhanced code is
+// given. Any other 452 (e.g. 4.2.2 mailbox full) is an ordinary temporary failure.
+bool tooManyRecipients(const smtp::Reply& r) {
+  if (r.code != 452 && r.code != 552) return false;
+  if (!r.enhanced.present) return r.code == 452;
+  return r.enhanced.subject == 5 && r.enhanced.detail == 3;
+}
+
 ops::BodyTransport bodyLabel(const Unit& u) {
   return u.msg->mailParams.body == smtp::BodyType::EightBitMime ? ops::BodyTransport::EightBitMime
                                                                 : ops::BodyTransport::SevenBit;
@@ -176,8 +184,10 @@ void Shard::recordResult(Unit& unit, const smtp::RecipientResult& r, const Trans
         m.abandoned.store(true);  // never sent and we are stopping: stays pending, due again at once
         return;
       }
-      if (!r.attempted && unit.requeues < kMaxRequeues) {
-        unit.retry.push_back(r.recipient);  // never sent to this peer: try again on another connection
+      // Never sent to this peer, or refused only because the transaction had too many recipients (452 / 552
+      // with X.5.3, RFC 5321 §4.5.3.1.10): send it again in a new transaction.
+      if ((!r.attempted || tooManyRecipients(r.reply)) && unit.requeues < kMaxRequeues) {
+        unit.retry.push_back(r.recipient);
         return;
       }
       c.deferred.fetch_add(1, std::memory_order_relaxed);

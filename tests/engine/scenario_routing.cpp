@@ -82,14 +82,8 @@ TEST_CASE("scenario: MX fallback when the first address refuses the connection")
 // A 421 or 554 greeting, a 421 to EHLO, or a silent greeting (its timeout) at the first address: the engine
 // moves on to the next address (QUIT after 554), delivers there, and neither bounces nor defers the message.
 //
-// Skipped: exposes an engine bug (reported to the lead). Connection::connectNext() does not reset `ending_`,
-// which the failed session's Closed event set, so the connection to the next address reaches Ready but never
-// takes the unit and never retires; the pool opens more such connections up to pool.maxConnections, the
-// message is never delivered, and Engine::stop() never returns (retire() returns early on `ending_`), so the
-// harness's watchdog cannot end the run. Fix: add `ending_ = false;` next to `readyOnce_ = false;` in
-// Connection::connectNext() (engine/delivery/connection.cpp); with it every subcase passes.
-TEST_CASE("scenario: greeting refused or silent at the first address: the next address delivers" *
-          doctest::skip()) {
+// This test found a hang: a connection moving to the next address kept the "ending" flag of the refused session.
+TEST_CASE("scenario: greeting refused or silent at the first address: the next address delivers") {
   Stage stage = Stage::Greeting;
   std::string reply;  // "" = silence
   bool closeAfter = true;
