@@ -24,7 +24,7 @@ ops::BodyTransport bodyLabel(const Unit& u) {
 }
 }  // namespace
 
-Shard::Shard(EngineCore& core, unsigned index) : core_(core), index_(index) {}
+Shard::Shard(EngineCore& core, unsigned index) : core_(core) {}
 
 Shard::~Shard() {
   sites_.clear();  // connections and ready units first: they call back into this shard

@@ -79,7 +79,6 @@ class Shard {
            std::string_view reply, const TransportInfo* t, bool synthesized, bool possibleDuplicate);
 
   EngineCore& core_;
-  unsigned index_;
   net::Loop loop_;
   std::unique_ptr<resolver::Resolver> resolver_;
   std::unordered_map<std::string, std::unique_ptr<Site>> sites_;
@@ -95,7 +94,6 @@ class Shard {
   bool stopping_ = false;
   bool stopped_ = false;
   std::atomic<std::size_t> unitsHere_{0};
-  std::string scratch_;
 };
 
 }  // namespace sluice::delivery
