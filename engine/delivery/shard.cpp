@@ -8,6 +8,7 @@ namespace sluice::delivery {
 namespace {
 // Times a unit goes back to its site when a connection ended before its recipients were even sent.
 constexpr unsigned kMaxRequeues = 3;
+constexpr unsigned kMaxRequeuesAfter421 = 1;
 constexpr std::uint64_t kLogFlushMs = 200;
 
 // "Too many recipients" (RFC 5321 §4.5.3.1.10): 452, or the historical 552, with X.5.3 when an enhanced code is
@@ -186,7 +187,10 @@ void Shard::recordResult(Unit& unit, const smtp::RecipientResult& r, const Trans
       }
       // Never sent to this peer, or refused only because the transaction had too many recipients (452 / 552
       // with X.5.3, RFC 5321 §4.5.3.1.10): send it again in a new transaction.
-      if ((!r.attempted || tooManyRecipients(r.reply)) && unit.requeues < kMaxRequeues) {
+      // After a 421 (the peer closing: busy, rate limits) only once, so a busy peer is not hammered with
+      // reconnects; the retry schedule takes over.
+      if ((!r.attempted || tooManyRecipients(r.reply)) &&
+          unit.requeues < (r.reply.code == 421 ? kMaxRequeuesAfter421 : kMaxRequeues)) {
         unit.retry.push_back(r.recipient);
         return;
       }

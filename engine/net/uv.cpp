@@ -303,7 +303,9 @@ int TcpStream::acceptFrom(uv_stream_t* server) {
 struct TcpListener::Impl {
   uv_tcp_t handle;
   std::function<void(uv_stream_t*)> onConnection;
-  bool closing = false;
+  bool closing = false;  // close() was called
+  bool closed = false;   // and its close callback ran
+  bool owned = true;     // false once the wrapper is destroyed: the close callback frees
 };
 
 TcpListener::TcpListener(uv_loop_t* loop) : impl_(new Impl) {
@@ -313,7 +315,13 @@ TcpListener::TcpListener(uv_loop_t* loop) : impl_(new Impl) {
 
 TcpListener::~TcpListener() {
   impl_->onConnection = nullptr;
-  closeAndFree(impl_);
+  impl_->owned = false;
+  if (!impl_->closing) {
+    impl_->closing = true;
+    closeAndFree(impl_);
+  } else if (impl_->closed) {
+    delete impl_;
+  }  // else: close() is still completing; its callback frees (owned is false now)
 }
 
 int TcpListener::listen(std::string_view hostPort, int backlog, std::function<void(uv_stream_t*)> onConnection,
@@ -346,7 +354,13 @@ std::uint16_t TcpListener::port() const {
 
 void TcpListener::close() {
   impl_->onConnection = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(&impl_->handle), nullptr);
+  if (impl_->closing) return;
+  impl_->closing = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&impl_->handle), [](uv_handle_t* h) {
+    auto* impl = static_cast<Impl*>(h->data);
+    if (!impl->owned) delete impl;
+    else impl->closed = true;
+  });
 }
 
 // ---- addresses

@@ -49,7 +49,9 @@ TEST_CASE("sink: every --no-X flag removes exactly its keyword from the EHLO rep
       {"--no-pipelining", "PIPELINING"}, {"--no-chunking", "CHUNKING"}, {"--no-8bitmime", "8BITMIME"},
       {"--no-smtputf8", "SMTPUTF8"},     {"--no-size", "SIZE"},         {"--no-dsn", "DSN"},
       {"--no-enhancedstatuscodes", "ENHANCEDSTATUSCODES"}};
-  for (const auto& [flag, keyword] : knobs) {
+  for (const auto& knob : knobs) {
+    const std::string& flag = knob.first;  // not a structured binding: CAPTURE's lambda cannot use one (clang 14)
+    const std::string& keyword = knob.second;
     CAPTURE(flag);
     auto sink = startSink({flag});
     Client c(sink->port());
