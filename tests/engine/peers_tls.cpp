@@ -1,0 +1,359 @@
+// peers_tls.cpp: the delivery engine's STARTTLS (RFC 3207) against a private Postfix instance on loopback. With a
+// certificate, Postfix advertises STARTTLS; the engine (tls: opportunistic, no certificate verification) upgrades,
+// sends EHLO again and delivers over TLS; Postfix's own Received header ("using TLSv1.3 with cipher ...") and its
+// session summary ("starttls=1") show the upgrade from the receiving side, and the Maildir bytes equal what was
+// queued. Without a certificate (no STARTTLS advertised), tls: require defers every recipient with a reason naming
+// TLS and sends no transaction, while tls: opportunistic delivers in clear.
+//
+// TlsPostfix is a private instance like interop::PostfixPeer, plus the tlsmgr service (without it Postfix's smtpd
+// has no entropy source and answers STARTTLS with "454 4.7.0 TLS not available due to local problem"), a fresh
+// self-signed P-256 key and certificate, and TLS logging. Each test starts its own instance (stopped on destruction)
+// and its own temp spool (EngineHarness). Threads: the test thread only. Errors: start failures are reported through
+// running()/startOutput() and fail the test with REQUIRE.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/engine/harness.hpp"
+#include "tests/interop/peers.hpp"
+
+namespace sluice::enginetest {
+namespace {
+
+namespace fs = std::filesystem;
+using interop::crlfToLf;
+using interop::PostfixDelivery;
+
+const Millis kWait{60000};
+
+// A private Postfix with two smtpd listeners (CHUNKING advertised / discarded). withCertificate: STARTTLS offered
+// (smtpd_tls_security_level = may) with a key and certificate made by `openssl req` in the instance's directory;
+// otherwise no TLS setting at all, so STARTTLS is not advertised.
+class TlsPostfix {
+ public:
+  explicit TlsPostfix(bool withCertificate) : dir_("sluice-postfix-tls.") {
+    const fs::path& t = dir_.path();
+    for (const char* d : {"etc", "spool", "data", "mail"}) fs::create_directory(t / d);
+    const std::string T = t.string();
+    // Ownership as Postfix wants it: data/ for the postfix user, mail/ for the virtual delivery uid (65534).
+    const auto own = interop::runCommand({"chown", "postfix", T + "/data"}, Millis(10000));
+    const auto own2 = interop::runCommand({"chown", "nobody:nogroup", T + "/mail"}, Millis(10000));
+    if (own.status != 0 || own2.status != 0) {
+      startOutput_ = own.output + own2.output;
+      return;
+    }
+    std::string tls;
+    if (withCertificate) {
+      const auto key = interop::runCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                            "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=mx.test", "-days",
+                                            "1", "-keyout", T + "/etc/k", "-out", T + "/etc/c"},
+                                           Millis(30000));
+      if (key.status != 0) {
+        startOutput_ = "openssl req failed: " + key.output;
+        return;
+      }
+      tls = "smtpd_tls_cert_file = " + T + "/etc/c\n"
+            "smtpd_tls_key_file = " + T + "/etc/k\n"
+            "smtpd_tls_security_level = may\n"
+            "smtpd_tls_received_header = yes\n"
+            "smtpd_tls_loglevel = 1\n";
+    }
+    port_ = interop::freePort();
+    noChunkingPort_ = interop::freePort();
+    const std::string mainCf =
+        "compatibility_level = 3.6\n"
+        "queue_directory = " + T + "/spool\n"
+        "data_directory = " + T + "/data\n"
+        "maillog_file = " + T + "/maillog\n"
+        "maillog_file_prefixes = " + T + "\n"
+        "myhostname = peer.test\n"
+        "mydestination =\n"
+        "alias_maps =\n"
+        "local_recipient_maps =\n"
+        "inet_interfaces = 127.0.0.1\n"
+        "inet_protocols = ipv4\n"
+        "smtpd_peername_lookup = no\n"
+        "local_header_rewrite_clients =\n"
+        "enable_original_recipient = no\n"
+        "virtual_mailbox_domains = static:all\n"
+        "virtual_mailbox_base = " + T + "/mail\n"
+        "virtual_mailbox_maps = static:inbox/\n"
+        "virtual_uid_maps = static:65534\n"
+        "virtual_gid_maps = static:65534\n"
+        "default_transport = error:no outbound mail in tests\n"
+        "relay_transport = error:no outbound mail in tests\n" + tls;
+    const std::string masterCf =
+        "127.0.0.1:" + std::to_string(port_) + " inet n - n - - smtpd\n"
+        "127.0.0.1:" + std::to_string(noChunkingPort_) +
+        " inet n - n - - smtpd -o smtpd_discard_ehlo_keywords=chunking\n"
+        "cleanup unix n - n - 0 cleanup\n"
+        "qmgr unix n - n 300 1 qmgr\n"
+        "rewrite unix - - n - - trivial-rewrite\n"
+        "bounce unix - - n - 0 bounce\n"
+        "defer unix - - n - 0 bounce\n"
+        "trace unix - - n - 0 bounce\n"
+        "error unix - - n - - error\n"
+        "retry unix - - n - - error\n"
+        "virtual unix - n n - - virtual\n"
+        "proxymap unix - - n - - proxymap\n"
+        "anvil unix - - n - 1 anvil\n"
+        "tlsmgr unix - - n 1000? 1 tlsmgr\n"
+        "postlog unix-dgram n - n - 1 postlogd\n";
+    interop::writeFile(t / "etc" / "main.cf", mainCf);
+    interop::writeFile(t / "etc" / "master.cf", masterCf);
+    // Postfix re-reads a main.cf younger than about a second, slowly: back-date both files.
+    for (const char* f : {"main.cf", "master.cf"}) {
+      const fs::path p = t / "etc" / f;
+      fs::last_write_time(p, fs::last_write_time(p) - std::chrono::seconds(10));
+    }
+    const auto r = interop::runCommand({"postfix", "-c", T + "/etc", "start"}, Millis(30000));
+    startOutput_ = r.output;
+    started_ = r.status == 0;
+    running_ = started_ && interop::waitForPort(port_, Millis(5000)) &&
+               interop::waitForPort(noChunkingPort_, Millis(5000));
+    if (started_ && !running_) startOutput_ += "\n(listeners did not come up)";
+  }
+
+  ~TlsPostfix() {
+    if (started_) interop::runCommand({"postfix", "-c", (dir_ / "etc").string(), "stop"}, Millis(30000));
+  }
+  TlsPostfix(const TlsPostfix&) = delete;
+  TlsPostfix& operator=(const TlsPostfix&) = delete;
+
+  bool running() const { return running_; }
+  const std::string& startOutput() const { return startOutput_; }
+  std::uint16_t port() const { return port_; }
+  std::uint16_t noChunkingPort() const { return noChunkingPort_; }
+  std::string maillog() const { return interop::readFile(dir_ / "maillog"); }
+
+  // SMTP sessions that sent at least one command, once at least `atLeast` have ended (or the limit passed). The
+  // port probes made while starting end with "commands=0/0" and are not counted.
+  std::size_t waitSessions(std::size_t atLeast) const {
+    std::size_t n = 0;
+    interop::pollUntil(kWait, [&] {
+      const std::string log = maillog();
+      n = count(log, " disconnect from ") - count(log, " commands=0/0");
+      return n >= atLeast;
+    });
+    return n;
+  }
+
+  // Waits for `n` Maildir files and splits each into Postfix's three trace headers and the message.
+  std::vector<PostfixDelivery> waitDeliveries(std::size_t n) const {
+    const fs::path inbox = dir_.path() / "mail" / "inbox" / "new";
+    interop::pollUntil(kWait, [&] { return interop::listFiles(inbox).size() >= n; });
+    std::vector<PostfixDelivery> out;
+    for (const auto& f : interop::listFiles(inbox)) {
+      const std::string text = interop::readFile(f);
+      PostfixDelivery d;
+      std::size_t pos = 0;
+      header(text, pos, "Return-Path", d.returnPath);
+      header(text, pos, "Delivered-To", d.deliveredTo);
+      header(text, pos, "Received", d.received);
+      d.message = text.substr(pos);
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
+  // Files in the Maildir now (no waiting).
+  std::size_t maildirCount() const { return interop::listFiles(dir_.path() / "mail" / "inbox" / "new").size(); }
+
+  static std::size_t count(const std::string& hay, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + needle.size())) ++n;
+    return n;
+  }
+
+ private:
+  // Reads the header `name` (with continuation lines, LF endings) at `pos`; advances past it when present.
+  static void header(const std::string& text, std::size_t& pos, const std::string& name, std::string& value) {
+    if (text.compare(pos, name.size() + 1, name + ":") != 0) return;
+    std::size_t end = pos;
+    do {
+      end = text.find('\n', end);
+      end = end == std::string::npos ? text.size() : end + 1;
+    } while (end < text.size() && (text[end] == ' ' || text[end] == '\t'));
+    value = text.substr(pos + name.size() + 2, end - pos - name.size() - 3);
+    pos = end;
+  }
+
+  interop::TempDir dir_;  // first member: removed last, after the instance stopped
+  std::uint16_t port_ = 0;
+  std::uint16_t noChunkingPort_ = 0;
+  bool started_ = false;
+  bool running_ = false;
+  std::string startOutput_;
+};
+
+// A message of exactly `size` octets (CRLF endings, headers first so Postfix stores it unchanged apart from LF):
+// numbered lines of printable text, every seventh one starting with ".".
+std::string messageOf(const std::string& subject, std::size_t size) {
+  std::string b = "From: sender@origin.test\r\nSubject: " + subject + "\r\n\r\n";
+  for (std::size_t i = 0; b.size() + 80 < size; ++i) {
+    std::string line = (i % 7 == 0 ? ".line " : "line ") + std::to_string(i) + " ";
+    while (line.size() < 70) line += static_cast<char>('A' + (i + line.size()) % 26);
+    b += line + "\r\n";
+  }
+  while (b.size() + 2 < size) b += 'z';
+  b += "\r\n";
+  return b;
+}
+
+// The five messages of the TLS delivery test: four small ones and one of exactly 1 MiB.
+std::vector<std::string> fiveMessages() {
+  std::vector<std::string> v;
+  v.push_back("From: sender@origin.test\r\nSubject: tiny\r\n\r\nhello over TLS\r\n.\r\n..\r\nend\r\n");
+  v.push_back(messageOf("one mebibyte", 1u << 20));
+  v.push_back(messageOf("two kib", 2048));
+  v.push_back(messageOf("sixty kib", 60 * 1024));
+  v.push_back("Subject: header only\r\n\r\n");
+  return v;
+}
+
+std::map<std::string, PostfixDelivery> byRecipient(const std::vector<PostfixDelivery>& ds) {
+  std::map<std::string, PostfixDelivery> m;
+  for (const auto& d : ds) m[d.deliveredTo] = d;
+  return m;
+}
+
+std::string rcptOf(std::size_t i) { return "m" + std::to_string(i) + "@dest.test"; }
+
+// Queues `bodies` (message i to m<i>@dest.test), drains them to `port` with the given TLS policy, and checks that
+// every message was delivered with the expected transport and that Postfix stored the queued bytes.
+void deliverAndCheck(const TlsPostfix& pf, std::uint16_t port, smtp::TlsPolicy policy, bool expectTls,
+                     bool expectChunking, const std::vector<std::string>& bodies) {
+  ops::EngineConfig cfg = testConfig(loopback(port));
+  cfg.tls = policy;
+  EngineHarness h(cfg);
+  for (std::size_t i = 0; i < bodies.size(); ++i) h.add({"sender@origin.test", {rcptOf(i)}, bodies[i], {}});
+
+  const RunReport r = h.run();
+  REQUIRE_MESSAGE(r.created, r.createError);
+  CHECK(r.rc == 0);
+  CHECK_FALSE(r.stoppedByWatchdog);
+  CHECK(r.progress.delivered == bodies.size());
+  CHECK(r.progress.bounced == 0);
+  CHECK(r.progress.deferred == 0);
+  CHECK(r.spool.liveMessages == 0);
+  CHECK(r.progress.transactionsTls == (expectTls ? bodies.size() : 0));
+  CHECK(r.progress.transactionsBdat == (expectChunking ? bodies.size() : 0));
+  CHECK(r.progress.transactionsData == (expectChunking ? 0 : bodies.size()));
+
+  REQUIRE(r.log.size() == bodies.size());
+  for (const LogLine& l : r.log) {
+    INFO(l.raw);
+    CHECK(l.status == "delivered");
+    CHECK(l.code == 250);
+    CHECK(l.tls == expectTls);
+    CHECK(l.chunking == expectChunking);
+    CHECK(l.pipelined);
+    CHECK(l.addr == loopback(port));
+  }
+
+  const auto got = byRecipient(pf.waitDeliveries(bodies.size()));
+  REQUIRE_MESSAGE(got.size() == bodies.size(), pf.maillog());
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    INFO("recipient " << rcptOf(i) << " (" << bodies[i].size() << " octets)");
+    REQUIRE(got.count(rcptOf(i)) == 1);
+    const PostfixDelivery& d = got.at(rcptOf(i));
+    CHECK(d.returnPath == "<sender@origin.test>");
+    INFO("Received: " << d.received);
+    CHECK(d.received.find("from sluice.test") != std::string::npos);  // the EHLO name (sent again after TLS)
+    // Postfix notes the TLS session in its Received header (smtpd_tls_received_header = yes).
+    CHECK((d.received.find("(using TLSv1.3 with cipher ") != std::string::npos) == expectTls);
+    CHECK((d.received.find("using TLS") != std::string::npos) == expectTls);
+    CHECK(d.message.size() == crlfToLf(bodies[i]).size());
+    CHECK(d.message == crlfToLf(bodies[i]));
+  }
+}
+
+}  // namespace
+
+// RFC 3207 §4-4.2 with RFC 3030: STARTTLS advertised, the engine upgrades (opportunistic, no verification), EHLOs
+// again and uses what the post-TLS EHLO advertises: BDAT on the CHUNKING listener, DATA where CHUNKING is
+// discarded. Five messages (one of 1 MiB) arrive byte for byte; Postfix's log shows one STARTTLS per session.
+TEST_CASE("engine vs Postfix with STARTTLS: opportunistic TLS, 5 messages (1 MiB) delivered encrypted, bytes equal") {
+  TlsPostfix pf(true);
+  REQUIRE_MESSAGE(pf.running(), pf.startOutput());
+
+  SUBCASE("CHUNKING advertised: BDAT over TLS") {
+    deliverAndCheck(pf, pf.port(), smtp::TlsPolicy::Opportunistic, true, true, fiveMessages());
+  }
+  SUBCASE("CHUNKING discarded: DATA over TLS") {
+    deliverAndCheck(pf, pf.noChunkingPort(), smtp::TlsPolicy::Opportunistic, true, false, fiveMessages());
+  }
+  SUBCASE("tls: require is satisfied by the upgrade") {
+    deliverAndCheck(pf, pf.port(), smtp::TlsPolicy::Require, true, true, fiveMessages());
+  }
+
+  // Postfix's side: every session that carried mail negotiated TLS first; none ran a transaction in clear.
+  const std::size_t sessions = pf.waitSessions(1);
+  CHECK(sessions >= 1);
+  const std::string log = pf.maillog();
+  INFO(log);
+  CHECK(TlsPostfix::count(log, "TLS connection established from") == sessions);
+  CHECK(TlsPostfix::count(log, " starttls=1 ") == sessions);
+  CHECK(TlsPostfix::count(log, "warning:") == 0);
+}
+
+// RFC 3207 §4: a client that requires TLS must not send mail to a server that does not offer STARTTLS. The peer has
+// no certificate (STARTTLS not advertised): tls: require defers each recipient (4xx-class, not bounced) with a reason
+// naming TLS, and no MAIL reaches Postfix; tls: opportunistic delivers in clear.
+TEST_CASE("engine vs Postfix without STARTTLS: require defers (reason names TLS), opportunistic delivers in clear") {
+  TlsPostfix pf(false);
+  REQUIRE_MESSAGE(pf.running(), pf.startOutput());
+
+  SUBCASE("tls: require") {
+    ops::EngineConfig cfg = testConfig(loopback(pf.port()));
+    cfg.tls = smtp::TlsPolicy::Require;
+    EngineHarness h(cfg);
+    const std::size_t n = 3;
+    for (std::size_t i = 0; i < n; ++i)
+      h.add({"sender@origin.test", {rcptOf(i)}, messageOf("must stay queued " + std::to_string(i), 1000), {}});
+
+    const RunReport r = h.run();
+    REQUIRE_MESSAGE(r.created, r.createError);
+    CHECK(r.rc == 0);
+    CHECK_FALSE(r.stoppedByWatchdog);
+    CHECK(r.progress.delivered == 0);
+    CHECK(r.progress.bounced == 0);
+    CHECK(r.progress.bouncesQueued == 0);
+    CHECK(r.progress.deferred == n);
+    CHECK(r.progress.transactionsTls == 0);
+    CHECK(r.progress.transactionsBdat + r.progress.transactionsData == 0);
+    CHECK(r.spool.liveMessages == n);  // still queued for a later attempt
+
+    REQUIRE(r.log.size() == n);
+    for (const LogLine& l : r.log) {
+      INFO(l.raw);
+      CHECK(l.status == "deferred");
+      CHECK((l.code == 0 || (l.code >= 400 && l.code < 500)));
+      CHECK(l.reply.find("TLS") != std::string::npos);
+      CHECK_FALSE(l.tls);
+    }
+    for (std::size_t i = 0; i < n; ++i) CHECK(linesFor(r.log, rcptOf(i)).size() == 1);
+
+    // Postfix saw sessions that ended after EHLO: no MAIL, no STARTTLS, nothing stored.
+    const std::size_t sessions = pf.waitSessions(1);
+    CHECK(sessions >= 1);
+    const std::string log = pf.maillog();
+    INFO(log);
+    CHECK(TlsPostfix::count(log, " ehlo=1") == sessions);
+    CHECK(TlsPostfix::count(log, " mail=") == 0);
+    CHECK(TlsPostfix::count(log, "starttls") == 0);
+    CHECK(pf.maildirCount() == 0);
+  }
+
+  SUBCASE("tls: opportunistic") {
+    deliverAndCheck(pf, pf.port(), smtp::TlsPolicy::Opportunistic, false, true, fiveMessages());
+    const std::string log = pf.maillog();
+    INFO(log);
+    CHECK(TlsPostfix::count(log, "starttls") == 0);
+  }
+}
+
+}  // namespace sluice::enginetest
