@@ -167,6 +167,14 @@ class EngineImpl final : public Engine, public EngineCore {
     return shards_.size() == 1 ? 0 : std::hash<std::string>{}(domain) % shards_.size();
   }
 
+ public:
+  std::size_t shardOfSite(const std::string& siteKey) const override { return shardOf(siteKey); }
+  void postToShard(std::size_t shard, std::vector<std::unique_ptr<Unit>> units) override {
+    shards_[shard]->post(std::move(units));
+  }
+
+ private:
+
   EngineOptions options_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<net::Async> wake_;

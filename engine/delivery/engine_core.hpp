@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/delivery/engine.hpp"
 #include "engine/delivery/work.hpp"
@@ -42,6 +43,11 @@ class EngineCore {
   bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
   // Unix milliseconds (wall clock: the spool's schedule is in wall time).
   static std::int64_t wallMs();
+
+  // The shard that owns a site (its pool, ready queue and back-off live there and nowhere else).
+  virtual std::size_t shardOfSite(const std::string& siteKey) const = 0;
+  // Hands units to another shard (any thread).
+  virtual void postToShard(std::size_t shard, std::vector<std::unique_ptr<Unit>> units) = 0;
 
   // One part (unit) of a message finished on some shard; the last one ends the message's attempt.
   // `log` is the calling shard's delivery log (for expiry lines).

@@ -25,7 +25,7 @@ ops::BodyTransport bodyLabel(const Unit& u) {
 }
 }  // namespace
 
-Shard::Shard(EngineCore& core, unsigned index) : core_(core) {}
+Shard::Shard(EngineCore& core, unsigned index) : core_(core), index_(index) {}
 
 Shard::~Shard() {
   sites_.clear();  // connections and ready units first: they call back into this shard
@@ -107,6 +107,14 @@ void Shard::route(std::unique_ptr<Unit> unit) {
     failUnit(std::move(unit), 550, "5.1.3", "recipient address has no domain", true, "");
     return;
   }
+  if (!unit->siteKey.empty()) {  // resolved by the shard that forwarded it here
+    std::string key = std::move(unit->siteKey);
+    std::vector<resolver::MxHost> hosts = std::move(unit->hosts);
+    unit->siteKey.clear();
+    unit->hosts.clear();
+    toSite(std::move(unit), key, hosts);
+    return;
+  }
   Unit* raw = unit.release();
   std::string domain = raw->domain;
   resolver_->resolveMx(domain, [this, raw](const resolver::MxResult& r) { onMx(raw, r); });
@@ -119,14 +127,37 @@ void Shard::onMx(Unit* raw, const resolver::MxResult& r) {
     return;
   }
   if (r.ok()) {
-    auto& site = sites_[r.site];
-    if (!site) site = std::make_unique<Site>(*this, r.site);
-    site->updateHosts(r.hosts);
-    site->enqueue(std::move(unit));
+    toSite(std::move(unit), r.site, r.hosts);
     return;
   }
   std::string text = std::to_string(r.smtpCode) + " " + r.enhancedCode + " " + r.detail;
   failUnit(std::move(unit), r.smtpCode, r.enhancedCode, text, r.status == resolver::MxStatus::Permanent, "");
+}
+
+void Shard::toSite(std::unique_ptr<Unit> unit, const std::string& key, const std::vector<resolver::MxHost>& hosts) {
+  std::size_t owner = core_.shardOfSite(key);
+  if (owner != index_) {
+    unit->siteKey = key;
+    unit->hosts = hosts;
+    if (forwards_.size() <= owner) forwards_.resize(owner + 1);
+    forwards_[owner].push_back(std::move(unit));
+    runSoon();
+    return;
+  }
+  auto& site = sites_[key];
+  if (!site) site = std::make_unique<Site>(*this, key);
+  site->updateHosts(hosts);
+  site->enqueue(std::move(unit));
+}
+
+void Shard::flushForwards() {
+  for (std::size_t i = 0; i < forwards_.size(); ++i) {
+    if (forwards_[i].empty()) continue;
+    std::size_t n = forwards_[i].size();
+    core_.postToShard(i, std::move(forwards_[i]));
+    forwards_[i].clear();
+    unitsHere_.fetch_sub(n, std::memory_order_relaxed);  // counted by the receiving shard now
+  }
 }
 
 void Shard::failUnit(std::unique_ptr<Unit> unit, int code, const std::string& enhanced, const std::string& text,
@@ -263,6 +294,7 @@ void Shard::runSoon() {
 }
 
 void Shard::tick() {
+  flushForwards();
   // Reap first: a pump may open connections in place of those gone.
   std::vector<Site*> reap;
   reap.swap(toReap_);

@@ -1,9 +1,11 @@
 // shard.hpp: one event loop of the delivery engine and everything on it (internal to engine/delivery): its
-// resolver, its sites and their pools, its delivery log. Destinations are sharded by recipient domain, so a site's
-// pool, ready queue and back-off live on exactly one thread and need no lock.
+// resolver, its sites and their pools, its delivery log. Sites are sharded by their key, so a site's pool, ready
+// queue and back-off live on exactly one thread and need no lock.
 //
 // Units arrive from the dispatcher through post() (the one cross-thread hand-off: a mutex-guarded vector swapped
-// per batch, then an async wake-up). Results are journaled in the spool as they come, logged, and counted.
+// per batch, then an async wake-up). The dispatcher picks a shard by recipient domain; once resolved, a unit whose
+// site (MX-set key) belongs to another shard is forwarded there in the same way, so each site has exactly one
+// pool and `pool.max_connections` holds per site whatever the thread count. Results are journaled in the spool as they come, logged, and counted.
 // Ownership: owned by the engine; owns its loop and sites. Threads: post() and requestStop() from any thread,
 // everything else on the shard's own thread.
 #pragma once
@@ -43,6 +45,7 @@ class Shard {
   void requestStop();
   // Units on this shard not finished yet (any thread; approximate while running).
   std::size_t unitsHere() const { return unitsHere_.load(std::memory_order_relaxed); }
+  unsigned index() const { return index_; }
 
   // ---- for sites and connections (shard thread)
   uv_loop_t* loop() { return loop_.get(); }
@@ -78,7 +81,11 @@ class Shard {
   void log(const Unit& unit, std::uint16_t rcpt, ops::DeliveryStatus status, int code, std::string_view enhanced,
            std::string_view reply, const TransportInfo* t, bool synthesized, bool possibleDuplicate);
 
+  void toSite(std::unique_ptr<Unit> unit, const std::string& key, const std::vector<resolver::MxHost>& hosts);
+  void flushForwards();
+
   EngineCore& core_;
+  unsigned index_;
   net::Loop loop_;
   std::unique_ptr<resolver::Resolver> resolver_;
   std::unordered_map<std::string, std::unique_ptr<Site>> sites_;
@@ -91,6 +98,7 @@ class Shard {
   std::unique_ptr<net::Timer> soon_;   // runs queued pumps and reaps on the next loop turn
   std::unique_ptr<net::Timer> flush_;  // flushes the delivery log
   std::vector<Site*> toPump_, toReap_;
+  std::vector<std::vector<std::unique_ptr<Unit>>> forwards_;  // per shard: units whose site lives there
   bool stopping_ = false;
   bool stopped_ = false;
   std::atomic<std::size_t> unitsHere_{0};

@@ -19,6 +19,7 @@
 
 #include "engine/smtp/client_session.hpp"
 #include "queue/spool.hpp"
+#include "resolver/result.hpp"
 
 namespace sluice::delivery {
 
@@ -60,6 +61,9 @@ struct Unit {
   std::vector<smtp::RcptParams> params;  // parallel to rcpts
   std::int64_t startMs = 0;             // when this unit started its attempt (for the log's duration)
   unsigned requeues = 0;                // times it went back to its site after a connection died before sending
+  // Set when the unit was resolved on one shard and handed to the shard owning its site.
+  std::string siteKey;
+  std::vector<resolver::MxHost> hosts;
   std::vector<std::uint32_t> retry;     // positions in rcpts to requeue once the connection is done with it
   bool attempted = false;               // some recipient was sent to a peer
   bool usedChunking = false, usedTls = false, usedPipelining = false;
