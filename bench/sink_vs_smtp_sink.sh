@@ -8,6 +8,8 @@
 #   SLUICE=path/to/sluice        the binary whose `sink` sub-command is measured
 #   SINK_CMD="path/to/exe"       or any executable taking the sink's flags directly (argv[0] standing for "sink")
 #   MESSAGES=50000 SESSIONS=20 SIZE=5120 ROUNDS=3
+#   REUSE=1                      smtp-source -d: each session sends its messages over one connection (without it,
+#                                one connection per message, and smtp-source's own connect cost is the limit)
 # Needs: postfix (smtp-source, smtp-sink), /usr/bin/python3 for a free port. Loopback only.
 set -euo pipefail
 
@@ -44,6 +46,7 @@ cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n",
 # CPU ms per 1000 messages from CPU seconds $1.
 per_k() { awk -v c="$1" -v m="$MESSAGES" 'BEGIN { printf "%.1f\n", c * 1000 * 1000 / m }'; }
 source_args=(-s "$SESSIONS" -l "$SIZE" -m "$MESSAGES" -f a@x.test -t b@y.test)
+[[ -n "${REUSE:-}" ]] && source_args=(-d "${source_args[@]}")
 
 # Runs smtp-source against 127.0.0.1:$1 and prints messages/s.
 feed() {
