@@ -313,6 +313,16 @@ void Connection::retire(const char* why) {
   if (ending_ || !session_) return;
   ending_ = true;
   idleTimer_.stop();
+  if (shard_.stopping()) {
+    // Messages no transaction has started on go back untouched instead of waiting their turn on this connection.
+    for (smtp::MessageHandle h : session_->withdrawUnstarted()) {
+      auto it = units_.find(h);
+      if (it == units_.end()) continue;
+      std::unique_ptr<Unit> unit = std::move(it->second);
+      units_.erase(it);
+      shard_.abandonUnit(std::move(unit));
+    }
+  }
   session_->quit();
   again_ = true;
   if (!driving_) drive();

@@ -293,6 +293,20 @@ void ClientSession::quit() {
   finishCall();
 }
 
+std::vector<MessageHandle> ClientSession::withdrawUnstarted() {
+  std::vector<MessageHandle> out;
+  for (auto it = queued_.begin(); it != queued_.end();) {
+    if ((*it)->nextRcpt == 0 && (*it)->writeRefs == 0) {
+      out.push_back((*it)->msg.handle);
+      it = queued_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  finishCall();
+  return out;
+}
+
 // True when Ready with nothing queued or in flight.
 bool ClientSession::idle() const {
   return state_ == ClientState::Ready && queued_.empty() && active_.empty() && pending_.empty() && !rsetWanted_;

@@ -190,6 +190,9 @@ class ClientSession {
   void onPeerClosed();                     // EOF or read error
   void submit(OutboundMessage message);    // queue a message (sent once the session is Ready)
   void quit();                             // QUIT once every submitted message is finished
+  // Takes back the submitted messages no transaction has started on (nothing of them was written): no event
+  // will come for them and their body spans are no longer referenced. For a pool that is stopping.
+  std::vector<MessageHandle> withdrawUnstarted();
 
   // ---- outputs
   // The oldest write not yet handed out; its slices stay valid until onWritten() acknowledges it.

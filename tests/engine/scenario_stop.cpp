@@ -1,0 +1,87 @@
+// scenario_stop.cpp: stopping the engine (SIGTERM, Engine::stop) while a connection still holds messages it has
+// not started: they go back to the spool untouched (due at once, no attempt counted), the transaction in flight
+// finishes, nothing is lost.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/engine/fake_server.hpp"
+#include "tests/engine/harness.hpp"
+
+namespace {
+
+using namespace sluice;
+using test::Action;
+using test::Event;
+using test::FakeServer;
+using test::FakeServerOptions;
+using test::Stage;
+
+std::int64_t wallMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+TEST_CASE("scenario: stop while a DATA connection holds unstarted messages: they return to the spool untouched") {
+  FakeServerOptions o;
+  o.pipelining = false;  // one transaction at a time: the other messages wait on the connection
+  o.chunking = false;
+  FakeServer srv(o, [](const Event& e) -> std::optional<Action> {
+    if (e.stage == Stage::DataEnd) return Action::reply("250 2.0.0 queued", std::chrono::milliseconds(200));
+    return std::nullopt;
+  });
+  REQUIRE(srv.start() == "");
+  auto cfg = enginetest::testConfig(enginetest::loopback(srv.port()));
+  cfg.pool.maxConnections = 1;
+  enginetest::EngineHarness h(cfg);
+  std::vector<queue::MessageId> ids;
+  for (int i = 0; i < 10; ++i) {
+    ids.push_back(h.add({"a@x.test", {"r" + std::to_string(i) + "@y.test"}, "Subject: s\r\n\r\nbody\r\n", {}}));
+  }
+  std::thread stopper;
+  std::atomic<bool> done{false};
+  enginetest::RunTweaks t;
+  t.safetyLimit = std::chrono::seconds(60);
+  t.beforeRun = [&](delivery::Engine& engine) {
+    stopper = std::thread([&engine, &done] {
+      while (!done.load() && engine.progress().delivered < 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      engine.stop();
+    });
+  };
+  enginetest::RunReport r = h.run(t);
+  done = true;
+  if (stopper.joinable()) stopper.join();
+  REQUIRE(r.created);
+  CHECK(r.rc == 0);
+  CHECK_FALSE(r.stoppedByWatchdog);
+  // The first message, and at most the one whose transaction had started when stop() came, were delivered.
+  CHECK(r.progress.delivered >= 1);
+  CHECK(r.progress.delivered <= 2);
+  CHECK(r.progress.deferred == 0);
+  CHECK(r.progress.bounced == 0);
+  std::size_t txns = 0;
+  for (const auto& c : srv.connections()) txns += c.transactions.size();
+  CHECK(txns <= 2);
+  // Every other message is still queued, never attempted, due at once (not pushed back by the 1 h retry delay).
+  std::size_t pending = 0;
+  for (auto id : ids) {
+    auto v = h.spool().lookup(id);
+    if (!v.isOk()) continue;
+    ++pending;
+    CHECK(v.value().attempts() == 0);
+    CHECK(v.value().nextAttemptMs() <= wallMs());
+    CHECK(v.value().recipientPending(0));
+  }
+  CHECK(pending + r.progress.delivered == ids.size());
+
+  // A second run delivers the rest.
+  enginetest::RunReport again = h.run();
+  CHECK(again.progress.delivered == ids.size() - r.progress.delivered);
+  for (auto id : ids) CHECK_FALSE(h.spool().lookup(id).isOk());
+}
