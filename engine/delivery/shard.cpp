@@ -261,6 +261,13 @@ void Shard::unitFinished(std::unique_ptr<Unit> unit, Site& site) {
   endPart(std::move(unit));
 }
 
+void Shard::mergedUnit(std::unique_ptr<Unit> unit) {
+  // Never the message's last part: the unit it was merged into is still open.
+  unit->msg->partsOpen.fetch_sub(1, std::memory_order_acq_rel);
+  unit.reset();
+  unitsHere_.fetch_sub(1, std::memory_order_relaxed);
+}
+
 void Shard::abandonUnit(std::unique_ptr<Unit> unit) {
   unit->msg->abandoned.store(true);
   endPart(std::move(unit));

@@ -61,6 +61,8 @@ class Shard {
   void deferUnit(std::unique_ptr<Unit> unit, const std::string& reason, const std::string& where);
   // A connection finished with a unit (MessageDone): requeue what was never attempted, or end the part.
   void unitFinished(std::unique_ptr<Unit> unit, Site& site);
+  // The unit's recipients were merged into another unit of the same message: one part fewer.
+  void mergedUnit(std::unique_ptr<Unit> unit);
   // The unit is given back untouched (stopping, or torn down): its recipients stay pending.
   void abandonUnit(std::unique_ptr<Unit> unit);
   void schedulePump(Site& site);

@@ -55,6 +55,14 @@ void Site::enqueue(std::unique_ptr<Unit> unit) {
     shard_.deferUnit(std::move(unit), downReason_, key_);
     return;
   }
+  auto [it, fresh] = readyByMessage_.try_emplace(unit->msg.get(), unit.get());
+  if (!fresh) {
+    Unit& into = *it->second;
+    into.rcpts.insert(into.rcpts.end(), unit->rcpts.begin(), unit->rcpts.end());
+    into.params.insert(into.params.end(), unit->params.begin(), unit->params.end());
+    shard_.mergedUnit(std::move(unit));
+    return;
+  }
   ready_.push_back(std::move(unit));
   shard_.schedulePump(*this);
 }
@@ -63,6 +71,7 @@ std::unique_ptr<Unit> Site::take() {
   if (ready_.empty()) return nullptr;
   std::unique_ptr<Unit> u = std::move(ready_.front());
   ready_.pop_front();
+  readyByMessage_.erase(u->msg.get());
   return u;
 }
 
@@ -132,11 +141,7 @@ void Site::connectionGone(Connection& gone, const std::string& error) {
 }
 
 void Site::deferReady(const std::string& error) {
-  while (!ready_.empty()) {
-    std::unique_ptr<Unit> u = std::move(ready_.front());
-    ready_.pop_front();
-    shard_.deferUnit(std::move(u), error, key_);
-  }
+  while (auto u = take()) shard_.deferUnit(std::move(u), error, key_);
 }
 
 std::size_t Site::reap() {

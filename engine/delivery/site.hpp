@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/delivery/connection.hpp"
@@ -32,7 +33,8 @@ class Site {
   const std::string& key() const { return key_; }
   // The latest MX answer for this site (host order is reshuffled by the resolver for each answer).
   void updateHosts(const std::vector<resolver::MxHost>& hosts);
-  // Queues a unit for delivery and grows the pool if needed.
+  // Queues a unit for delivery and grows the pool if needed. A unit of a message that already has one waiting here
+  // (recipients in another domain with the same MX set) is merged into it: one transaction, one part.
   void enqueue(std::unique_ptr<Unit> unit);
   // The oldest ready unit, for a connection with room; nullptr when none.
   std::unique_ptr<Unit> take();
@@ -59,6 +61,8 @@ class Site {
   std::string key_;
   std::vector<resolver::MxHost> hosts_;
   std::deque<std::unique_ptr<Unit>> ready_;
+  // Ready units by message: a message's recipients in several domains of this site travel in one transaction.
+  std::unordered_map<const MessageTracker*, Unit*> readyByMessage_;
   std::vector<std::unique_ptr<Connection>> conns_;
   std::size_t consecutiveFailures_ = 0;
   std::int64_t downUntilMs_ = 0;  // back-off after the whole site failed
