@@ -15,30 +15,15 @@
 #include <string>
 #include <vector>
 
-#include "tests/engine/fake_server.hpp"
-#include "tests/engine/harness.hpp"
+#include "tests/engine/scenario_support.hpp"
 
 namespace {
 
 using namespace sluice;
-using enginetest::EngineHarness;
-using enginetest::LogLine;
-using enginetest::RunReport;
-using enginetest::RunTweaks;
-using test::Action;
-using test::Event;
-using test::FakeServer;
-using test::FakeServerOptions;
-using test::Stage;
+using namespace sluice::scenario;
 
 const std::string kSender = "sender@src.test";
 const std::string kBody = "Subject: pipeline\r\n\r\nbody\r\n";
-
-RunTweaks guarded() {
-  RunTweaks t;
-  t.safetyLimit = std::chrono::seconds(60);  // a hang guard, not an assertion on speed
-  return t;
-}
 
 std::size_t position(const std::vector<std::string>& lines, const std::string& what, std::size_t from = 0) {
   for (std::size_t i = from; i < lines.size(); ++i)

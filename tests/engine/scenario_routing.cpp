@@ -17,30 +17,16 @@
 #include <thread>
 #include <vector>
 
-#include "tests/engine/fake_server.hpp"
-#include "tests/engine/harness.hpp"
+#include "tests/engine/scenario_support.hpp"
 
 namespace {
 
 using namespace sluice;
-using enginetest::EngineHarness;
-using enginetest::LogLine;
-using enginetest::RunReport;
-using enginetest::RunTweaks;
-using test::Action;
-using test::Event;
-using test::FakeServer;
-using test::FakeServerOptions;
-using test::Stage;
+using namespace sluice::scenario;
 
 const std::string kSender = "sender@src.test";
 const std::string kBody = "Subject: routing\r\n\r\nhello\r\n";
 const std::string kMxName = "mx.route.test";
-
-std::int64_t nowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 RunTweaks twoAddressZone() {
   RunTweaks t;

@@ -14,32 +14,18 @@
 #include <string>
 #include <vector>
 
-#include "tests/engine/fake_server.hpp"
-#include "tests/engine/harness.hpp"
+#include "tests/engine/scenario_support.hpp"
 
 namespace {
 
 using namespace sluice;
-using enginetest::EngineHarness;
-using enginetest::LogLine;
-using enginetest::RunReport;
-using enginetest::RunTweaks;
-using test::Action;
-using test::Event;
-using test::FakeServer;
-using test::FakeServerOptions;
-using test::Stage;
+using namespace sluice::scenario;
 using Millis = std::chrono::milliseconds;
 
 constexpr std::int64_t kHourMs = 3600 * 1000;
 const std::string kSender = "sender@src.test";
 const std::string kBody = "Subject: stages\r\n\r\nbody line\r\n";
 const std::vector<std::string> kRcpts = {"s0@dst.test", "s1@dst.test"};
-
-std::int64_t nowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 // Every stage timeout long except the one `pick` selects (nullptr: none short).
 ops::EngineConfig stageConfig(std::uint16_t port, Millis smtp::ClientTimeouts::*pick) {

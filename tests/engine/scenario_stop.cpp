@@ -9,24 +9,10 @@
 #include <thread>
 #include <vector>
 
-#include "tests/engine/fake_server.hpp"
-#include "tests/engine/harness.hpp"
-
-namespace {
+#include "tests/engine/scenario_support.hpp"
 
 using namespace sluice;
-using test::Action;
-using test::Event;
-using test::FakeServer;
-using test::FakeServerOptions;
-using test::Stage;
-
-std::int64_t wallMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
+using namespace sluice::scenario;
 
 TEST_CASE("scenario: stop while a DATA connection holds unstarted messages: they return to the spool untouched") {
   FakeServerOptions o;
@@ -75,7 +61,7 @@ TEST_CASE("scenario: stop while a DATA connection holds unstarted messages: they
     if (!v.isOk()) continue;
     ++pending;
     CHECK(v.value().attempts() == 0);
-    CHECK(v.value().nextAttemptMs() <= wallMs());
+    CHECK(v.value().nextAttemptMs() <= nowMs());
     CHECK(v.value().recipientPending(0));
   }
   CHECK(pending + r.progress.delivered == ids.size());

@@ -17,51 +17,14 @@
 #include <thread>
 #include <vector>
 
-#include "tests/engine/fake_server.hpp"
-#include "tests/engine/harness.hpp"
+#include "tests/engine/scenario_support.hpp"
 
 namespace {
 
 using namespace sluice;
-using enginetest::EngineHarness;
-using enginetest::LogLine;
-using enginetest::RunReport;
-using enginetest::RunTweaks;
-using test::Action;
-using test::Event;
-using test::FakeServer;
-using test::FakeServerOptions;
-using test::Stage;
+using namespace sluice::scenario;
 
 constexpr std::int64_t kHourMs = 3600 * 1000;
-
-std::int64_t nowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-RunTweaks guarded() {
-  RunTweaks t;
-  t.safetyLimit = std::chrono::seconds(60);  // a hang guard, not an assertion on speed
-  return t;
-}
-
-// The one log line of `rcpt` among lines [from, end) (a scenario's run); fails the test when not exactly one.
-LogLine lineOf(const std::vector<LogLine>& log, const std::string& rcpt, std::size_t from = 0) {
-  std::vector<LogLine> found;
-  for (std::size_t i = from; i < log.size(); ++i)
-    if (log[i].rcpt == rcpt) found.push_back(log[i]);
-  INFO("recipient " << rcpt);
-  REQUIRE(found.size() == 1);
-  return found.front();
-}
-
-// The spool's view of a message; nullopt once every recipient is final.
-std::optional<queue::MessageView> liveView(EngineHarness& h, queue::MessageId id) {
-  auto r = h.spool().lookup(id);
-  if (!r.isOk()) return std::nullopt;
-  return std::move(r.value());
-}
 
 std::size_t indexOf(const std::vector<std::string>& v, const std::string& s) {
   return static_cast<std::size_t>(std::find(v.begin(), v.end(), s) - v.begin());
