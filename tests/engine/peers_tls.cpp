@@ -5,9 +5,9 @@
 // queued. Without a certificate (no STARTTLS advertised), tls: require defers every recipient with a reason naming
 // TLS and sends no transaction, while tls: opportunistic delivers in clear.
 //
-// TlsPostfix is a private instance like interop::PostfixPeer, plus the tlsmgr service (without it Postfix's smtpd
-// has no entropy source and answers STARTTLS with "454 4.7.0 TLS not available due to local problem"), a fresh
-// self-signed P-256 key and certificate, and TLS logging. Each test starts its own instance (stopped on destruction)
+// TlsPostfix is interop::PostfixPeer (whose master.cf runs tlsmgr: without it Postfix's smtpd has no entropy source
+// and answers STARTTLS with "454 4.7.0 TLS not available due to local problem") given a fresh self-signed P-256 key
+// and certificate, and TLS logging. Each test starts its own instance (stopped on destruction)
 // and its own temp spool (EngineHarness). Threads: the test thread only. Errors: start failures are reported through
 // running()/startOutput() and fail the test with REQUIRE.
 #include <doctest/doctest.h>
@@ -29,105 +29,39 @@ using interop::PostfixDelivery;
 
 const Millis kWait{60000};
 
-// A private Postfix with two smtpd listeners (CHUNKING advertised / discarded). withCertificate: STARTTLS offered
-// (smtpd_tls_security_level = may) with a key and certificate made by `openssl req` in the instance's directory;
-// otherwise no TLS setting at all, so STARTTLS is not advertised.
+// The shared private Postfix (tests/interop PostfixPeer: listeners with CHUNKING advertised and discarded, its
+// master.cf runs tlsmgr) with, or without, a certificate for STARTTLS made by `openssl req` for the test.
 class TlsPostfix {
  public:
-  explicit TlsPostfix(bool withCertificate) : dir_("sluice-postfix-tls.") {
-    const fs::path& t = dir_.path();
-    for (const char* d : {"etc", "spool", "data", "mail"}) fs::create_directory(t / d);
-    const std::string T = t.string();
-    // Ownership as Postfix wants it: data/ for the postfix user, mail/ for the virtual delivery uid (65534).
-    const auto own = interop::runCommand({"chown", "postfix", T + "/data"}, Millis(10000));
-    const auto own2 = interop::runCommand({"chown", "nobody:nogroup", T + "/mail"}, Millis(10000));
-    if (own.status != 0 || own2.status != 0) {
-      startOutput_ = own.output + own2.output;
-      return;
-    }
+  // withCertificate: smtpd gets a fresh self-signed certificate and offers STARTTLS (level "may"); otherwise the
+  // same instance without any TLS setting, so STARTTLS is not advertised.
+  explicit TlsPostfix(bool withCertificate) : certs_("sluice-postfix-tls.") {
     std::string tls;
     if (withCertificate) {
+      const std::string T = certs_.path().string();
       const auto key = interop::runCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                                             "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=mx.test", "-days",
-                                            "1", "-keyout", T + "/etc/k", "-out", T + "/etc/c"},
+                                            "1", "-keyout", T + "/k", "-out", T + "/c"},
                                            Millis(30000));
       if (key.status != 0) {
         startOutput_ = "openssl req failed: " + key.output;
         return;
       }
-      tls = "smtpd_tls_cert_file = " + T + "/etc/c\n"
-            "smtpd_tls_key_file = " + T + "/etc/k\n"
+      tls = "smtpd_tls_cert_file = " + T + "/c\n"
+            "smtpd_tls_key_file = " + T + "/k\n"
             "smtpd_tls_security_level = may\n"
             "smtpd_tls_received_header = yes\n"
             "smtpd_tls_loglevel = 1\n";
     }
-    port_ = interop::freePort();
-    noChunkingPort_ = interop::freePort();
-    const std::string mainCf =
-        "compatibility_level = 3.6\n"
-        "queue_directory = " + T + "/spool\n"
-        "data_directory = " + T + "/data\n"
-        "maillog_file = " + T + "/maillog\n"
-        "maillog_file_prefixes = " + T + "\n"
-        "myhostname = peer.test\n"
-        "mydestination =\n"
-        "alias_maps =\n"
-        "local_recipient_maps =\n"
-        "inet_interfaces = 127.0.0.1\n"
-        "inet_protocols = ipv4\n"
-        "smtpd_peername_lookup = no\n"
-        "local_header_rewrite_clients =\n"
-        "enable_original_recipient = no\n"
-        "virtual_mailbox_domains = static:all\n"
-        "virtual_mailbox_base = " + T + "/mail\n"
-        "virtual_mailbox_maps = static:inbox/\n"
-        "virtual_uid_maps = static:65534\n"
-        "virtual_gid_maps = static:65534\n"
-        "default_transport = error:no outbound mail in tests\n"
-        "relay_transport = error:no outbound mail in tests\n" + tls;
-    const std::string masterCf =
-        "127.0.0.1:" + std::to_string(port_) + " inet n - n - - smtpd\n"
-        "127.0.0.1:" + std::to_string(noChunkingPort_) +
-        " inet n - n - - smtpd -o smtpd_discard_ehlo_keywords=chunking\n"
-        "cleanup unix n - n - 0 cleanup\n"
-        "qmgr unix n - n 300 1 qmgr\n"
-        "rewrite unix - - n - - trivial-rewrite\n"
-        "bounce unix - - n - 0 bounce\n"
-        "defer unix - - n - 0 bounce\n"
-        "trace unix - - n - 0 bounce\n"
-        "error unix - - n - - error\n"
-        "retry unix - - n - - error\n"
-        "virtual unix - n n - - virtual\n"
-        "proxymap unix - - n - - proxymap\n"
-        "anvil unix - - n - 1 anvil\n"
-        "tlsmgr unix - - n 1000? 1 tlsmgr\n"
-        "postlog unix-dgram n - n - 1 postlogd\n";
-    interop::writeFile(t / "etc" / "main.cf", mainCf);
-    interop::writeFile(t / "etc" / "master.cf", masterCf);
-    // Postfix re-reads a main.cf younger than about a second, slowly: back-date both files.
-    for (const char* f : {"main.cf", "master.cf"}) {
-      const fs::path p = t / "etc" / f;
-      fs::last_write_time(p, fs::last_write_time(p) - std::chrono::seconds(10));
-    }
-    const auto r = interop::runCommand({"postfix", "-c", T + "/etc", "start"}, Millis(30000));
-    startOutput_ = r.output;
-    started_ = r.status == 0;
-    running_ = started_ && interop::waitForPort(port_, Millis(5000)) &&
-               interop::waitForPort(noChunkingPort_, Millis(5000));
-    if (started_ && !running_) startOutput_ += "\n(listeners did not come up)";
+    peer_ = std::make_unique<interop::PostfixPeer>(tls);
+    startOutput_ = peer_->startOutput();
   }
 
-  ~TlsPostfix() {
-    if (started_) interop::runCommand({"postfix", "-c", (dir_ / "etc").string(), "stop"}, Millis(30000));
-  }
-  TlsPostfix(const TlsPostfix&) = delete;
-  TlsPostfix& operator=(const TlsPostfix&) = delete;
-
-  bool running() const { return running_; }
+  bool running() const { return peer_ && peer_->running(); }
   const std::string& startOutput() const { return startOutput_; }
-  std::uint16_t port() const { return port_; }
-  std::uint16_t noChunkingPort() const { return noChunkingPort_; }
-  std::string maillog() const { return interop::readFile(dir_ / "maillog"); }
+  std::uint16_t port() const { return peer_->port(); }
+  std::uint16_t noChunkingPort() const { return peer_->noChunkingPort(); }
+  std::string maillog() const { return peer_->maillog(); }
 
   // SMTP sessions that sent at least one command, once at least `atLeast` have ended (or the limit passed). The
   // port probes made while starting end with "commands=0/0" and are not counted.
@@ -142,25 +76,10 @@ class TlsPostfix {
   }
 
   // Waits for `n` Maildir files and splits each into Postfix's three trace headers and the message.
-  std::vector<PostfixDelivery> waitDeliveries(std::size_t n) const {
-    const fs::path inbox = dir_.path() / "mail" / "inbox" / "new";
-    interop::pollUntil(kWait, [&] { return interop::listFiles(inbox).size() >= n; });
-    std::vector<PostfixDelivery> out;
-    for (const auto& f : interop::listFiles(inbox)) {
-      const std::string text = interop::readFile(f);
-      PostfixDelivery d;
-      std::size_t pos = 0;
-      header(text, pos, "Return-Path", d.returnPath);
-      header(text, pos, "Delivered-To", d.deliveredTo);
-      header(text, pos, "Received", d.received);
-      d.message = text.substr(pos);
-      out.push_back(std::move(d));
-    }
-    return out;
-  }
+  std::vector<PostfixDelivery> waitDeliveries(std::size_t n) const { return peer_->waitDeliveries(n, kWait); }
 
   // Files in the Maildir now (no waiting).
-  std::size_t maildirCount() const { return interop::listFiles(dir_.path() / "mail" / "inbox" / "new").size(); }
+  std::size_t maildirCount() const { return peer_->waitDeliveries(0, Millis(0)).size(); }
 
   static std::size_t count(const std::string& hay, const std::string& needle) {
     std::size_t n = 0;
@@ -169,23 +88,8 @@ class TlsPostfix {
   }
 
  private:
-  // Reads the header `name` (with continuation lines, LF endings) at `pos`; advances past it when present.
-  static void header(const std::string& text, std::size_t& pos, const std::string& name, std::string& value) {
-    if (text.compare(pos, name.size() + 1, name + ":") != 0) return;
-    std::size_t end = pos;
-    do {
-      end = text.find('\n', end);
-      end = end == std::string::npos ? text.size() : end + 1;
-    } while (end < text.size() && (text[end] == ' ' || text[end] == '\t'));
-    value = text.substr(pos + name.size() + 2, end - pos - name.size() - 3);
-    pos = end;
-  }
-
-  interop::TempDir dir_;  // first member: removed last, after the instance stopped
-  std::uint16_t port_ = 0;
-  std::uint16_t noChunkingPort_ = 0;
-  bool started_ = false;
-  bool running_ = false;
+  interop::TempDir certs_;  // first member: removed last, after the instance stopped
+  std::unique_ptr<interop::PostfixPeer> peer_;
   std::string startOutput_;
 };
 

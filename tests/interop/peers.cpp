@@ -164,6 +164,7 @@ PostfixPeer::PostfixPeer(const std::string& extraMainCf) : dir_("sluice-postfix.
       "smtp unix - - n - - smtp\n"
       "proxymap unix - - n - - proxymap\n"
       "anvil unix - - n - 1 anvil\n"
+      "tlsmgr unix - - n 1000? 1 tlsmgr\n"  // STARTTLS, when extraMainCf gives smtpd a certificate
       "postlog unix-dgram n - n - 1 postlogd\n";
   writeFile(t / "etc" / "main.cf", mainCf);
   writeFile(t / "etc" / "master.cf", masterCf);
