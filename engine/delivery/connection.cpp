@@ -121,8 +121,8 @@ void Connection::onWriteDone(int status) {
     if (cipherQueued_ < kMaxQueuedCiphertext) {
       for (; acksOwed_ > 0; --acksOwed_) session_->onWritten();
     }
-  } else if (status == 0 || status == UV_ECANCELED) {
-    session_->onWritten();
+  } else {
+    session_->onWritten();  // libuv reports every request exactly once, whatever its status
   }
   if (status != 0 && status != UV_ECANCELED && !sessionClosed_) {
     lastError_ = "write to " + current_->addrText + ": " + net::uvError(status);
@@ -218,7 +218,9 @@ void Connection::drive() {
     if (sessionClosed_ && !streamClosed_ && writesPending_ == 0) closeStream();
   } while (again_);
   driving_ = false;
-  if (streamClosed_ && !gone_) afterClose();
+  // After close, libuv still completes the pending writes (cancelled); their acknowledgements let the session
+  // finish its messages (MessageDone) before the connection gives up on what is left.
+  if (streamClosed_ && writesPending_ == 0 && !gone_) afterClose();
 }
 
 void Connection::handleEvent(smtp::ClientEvent& e) {

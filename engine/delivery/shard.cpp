@@ -59,9 +59,17 @@ bool Shard::init(const std::string& zoneText, std::string* error) {
 
 void Shard::post(std::vector<std::unique_ptr<Unit>> units) {
   if (units.empty()) return;
-  unitsHere_.fetch_add(units.size(), std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(inboxMu_);
+    if (closed_) {
+      // This shard's loop has stopped: give the units back on the caller's thread (recipients stay pending).
+      for (auto& u : units) {
+        u->msg->abandoned.store(true);
+        core_.partDone(u->msg, nullptr);
+      }
+      return;
+    }
+    unitsHere_.fetch_add(units.size(), std::memory_order_relaxed);
     if (inbox_.empty()) {
       inbox_ = std::move(units);
     } else {
@@ -153,6 +161,11 @@ void Shard::toSite(std::unique_ptr<Unit> unit, const std::string& key, const std
 void Shard::flushForwards() {
   for (std::size_t i = 0; i < forwards_.size(); ++i) {
     if (forwards_[i].empty()) continue;
+    if (stopping_) {
+      for (auto& u : forwards_[i]) abandonUnit(std::move(u));
+      forwards_[i].clear();
+      continue;
+    }
     std::size_t n = forwards_[i].size();
     core_.postToShard(i, std::move(forwards_[i]));
     forwards_[i].clear();
@@ -323,6 +336,15 @@ void Shard::checkStopped() {
     if (site->connections() != 0) return;
   }
   if (!toReap_.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(inboxMu_);
+    if (!inbox_.empty()) {
+      runSoon();  // units arrived meanwhile: route (abandon) them first
+      wake_->send();
+      return;
+    }
+    closed_ = true;
+  }
   stopped_ = true;
   log_.flush();
   loop_.stop();

@@ -95,6 +95,7 @@ class Shard {
 
   std::mutex inboxMu_;
   std::vector<std::unique_ptr<Unit>> inbox_;
+  bool closed_ = false;  // guarded by inboxMu_: the loop has stopped; post() hands units back instead
   std::atomic<bool> stopRequested_{false};
   std::unique_ptr<net::Async> wake_;
   std::unique_ptr<net::Timer> soon_;   // runs queued pumps and reaps on the next loop turn

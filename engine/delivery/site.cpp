@@ -51,6 +51,11 @@ std::vector<Candidate> Site::candidates() const {
 }
 
 void Site::enqueue(std::unique_ptr<Unit> unit) {
+  if (shard_.stopping()) {
+    // Nothing takes units any more (connections are retiring, none is opened): hand it back untouched.
+    shard_.abandonUnit(std::move(unit));
+    return;
+  }
   if (downUntilMs_ > shard_.nowMs()) {
     shard_.deferUnit(std::move(unit), downReason_, key_);
     return;

@@ -96,7 +96,8 @@ void Timer::start(std::uint64_t ms, std::function<void()> cb, std::uint64_t repe
           impl->cb = nullptr;
           cb();
         } else {
-          impl->cb();
+          auto cb = impl->cb;  // a copy: the owner may destroy the timer from inside the callback
+          cb();
         }
       },
       ms, repeatMs);
@@ -117,7 +118,9 @@ Async::Async(uv_loop_t* loop, std::function<void()> cb) : impl_(new Impl) {
   impl_->cb = std::move(cb);
   uv_async_init(loop, &impl_->handle, [](uv_async_t* a) {
     auto* impl = static_cast<Impl*>(a->data);
-    if (impl->cb) impl->cb();
+    if (!impl->cb) return;
+    auto cb = impl->cb;  // a copy: the owner may destroy the handle from inside the callback
+    cb();
   });
   impl_->handle.data = impl_;
 }
@@ -144,7 +147,9 @@ Signal::Signal(uv_loop_t* loop, int signum, std::function<void()> cb) : impl_(ne
       &impl_->handle,
       [](uv_signal_t* s, int) {
         auto* impl = static_cast<Impl*>(s->data);
-        if (impl->cb) impl->cb();
+        if (!impl->cb) return;
+        auto cb = impl->cb;  // a copy: the owner may destroy the handle from inside the callback
+        cb();
       },
       signum);
 }

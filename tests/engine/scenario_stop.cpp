@@ -71,3 +71,50 @@ TEST_CASE("scenario: stop while a DATA connection holds unstarted messages: they
   CHECK(again.progress.delivered == ids.size() - r.progress.delivered);
   for (auto id : ids) CHECK_FALSE(h.spool().lookup(id).isOk());
 }
+
+// A recipient refused with 452 "too many recipients" goes back to its site once the transaction is over. When
+// stop() comes in between, nothing takes units any more: the requeued recipient must be handed back untouched
+// (pending, due again) instead of waiting at the site, which kept run() from ever returning.
+TEST_CASE("scenario: stop between a 452 and the end-of-data reply: the requeued recipient is handed back") {
+  std::atomic<bool> sawEnd{false};
+  FakeServer srv({}, [&](const Event& e) -> std::optional<Action> {
+    if (e.stage == Stage::Rcpt && e.rcptIndex == 1 && e.connection == 0)
+      return Action::reply("452 4.5.3 too many recipients");
+    if (e.stage == Stage::BdatLast || e.stage == Stage::DataEnd) {
+      sawEnd = true;
+      return Action::reply("250 2.0.0 queued", std::chrono::milliseconds(800));
+    }
+    return std::nullopt;
+  });
+  REQUIRE(srv.start() == "");
+  enginetest::EngineHarness h(enginetest::testConfig(enginetest::loopback(srv.port())));
+  auto id = h.add({"a@x.test", {"r0@y.test", "r1@y.test", "r2@y.test"}, "Subject: s\r\n\r\nbody\r\n", {}});
+  std::thread stopper;
+  std::atomic<bool> done{false};
+  enginetest::RunTweaks t;
+  t.safetyLimit = std::chrono::seconds(30);
+  t.beforeRun = [&](delivery::Engine& engine) {
+    stopper = std::thread([&] {
+      while (!done && !sawEnd) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // inside the 800 ms the reply is held
+      engine.stop();
+    });
+  };
+  enginetest::RunReport r = h.run(t);
+  done = true;
+  stopper.join();
+  REQUIRE(r.created);
+  CHECK_FALSE(r.stoppedByWatchdog);
+  CHECK(r.progress.messagesInFlight == 0);
+  CHECK(r.progress.delivered == 2);  // r0 and r2, in the transaction that was in flight
+  auto v = h.spool().lookup(id);
+  REQUIRE(v.isOk());
+  CHECK_FALSE(v.value().recipientPending(0));
+  CHECK(v.value().recipientPending(1));
+  CHECK_FALSE(v.value().recipientPending(2));
+  CHECK(v.value().nextAttemptMs() <= nowMs());  // handed back, not deferred
+
+  enginetest::RunReport again = h.run();
+  CHECK(again.progress.delivered == 1);
+  CHECK_FALSE(h.spool().lookup(id).isOk());
+}
