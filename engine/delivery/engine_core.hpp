@@ -8,9 +8,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/delivery/bounce.hpp"
 #include "engine/delivery/engine.hpp"
 #include "engine/delivery/work.hpp"
 #include "engine/net/tls.hpp"
@@ -58,7 +60,11 @@ class EngineCore {
   void finishMessage(MessageTracker& msg, ops::DeliveryLog* log);
   // A message finished: the dispatcher may take more.
   virtual void messageFinished() = 0;
-  void queueBounce(MessageTracker& msg, const std::vector<FailedRecipient>& failed);
+  // Journals the failed recipients Bounced: at once when no report is owed (null reverse-path, NOTIFY without
+  // FAILURE, bounces off), otherwise once the bounce (RFC 3464) is durable in the spool (Deferred if it is not).
+  void settleFailed(MessageTracker& msg, const std::vector<FailedRecipient>& failed);
+  std::optional<DsnMessage> buildBounce(MessageTracker& msg, const std::vector<FailedRecipient>& failed,
+                                        std::string* error);
 
   queue::Spool& spool_;
   ops::EngineConfig config_;

@@ -178,7 +178,7 @@ void Shard::failUnit(std::unique_ptr<Unit> unit, int code, const std::string& en
   MessageTracker& m = *unit->msg;
   for (std::uint16_t idx : unit->rcpts) {
     if (permanent) {
-      core_.spool().recordOutcome(m.id(), idx, queue::Outcome::Bounced, 0, m.attempt(), text);
+      // Journaled Bounced when the message's attempt ends, with its bounce (EngineCore::settleFailed).
       core_.counters().bounced.fetch_add(1, std::memory_order_relaxed);
       std::lock_guard<std::mutex> lock(m.mu);
       m.failed.push_back({idx, enhanced, text, mx});
@@ -217,11 +217,11 @@ void Shard::recordResult(Unit& unit, const smtp::RecipientResult& r, const Trans
       c.delivered.fetch_add(1, std::memory_order_relaxed);
       break;
     case smtp::Outcome::PermanentFailure: {
-      status = ops::DeliveryStatus::Bounced;
-      core_.spool().recordOutcome(m.id(), idx, queue::Outcome::Bounced, 0, m.attempt(), first);
+      status = ops::DeliveryStatus::Bounced;  // journaled with its bounce when the attempt ends
       c.bounced.fetch_add(1, std::memory_order_relaxed);
       std::lock_guard<std::mutex> lock(m.mu);
-      m.failed.push_back({idx, enhanced, r.reply.text(), t.where ? t.where->host : std::string()});
+      m.failed.push_back({idx, enhanced, std::to_string(r.reply.code) + " " + r.reply.text(),
+                          t.where ? t.where->host : std::string()});
       break;
     }
     case smtp::Outcome::TemporaryFailure:
