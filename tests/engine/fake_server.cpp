@@ -144,6 +144,9 @@ std::string FakeServer::start() {
   if (started_) return "already started";
   listenFd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listenFd_ < 0) return std::string("socket: ") + std::strerror(errno);
+  // A fixed port (25 on a second loopback address) may still have connections of an earlier test in TIME_WAIT.
+  const int one = 1;
+  ::setsockopt(listenFd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(options_.port);

@@ -206,3 +206,59 @@ TEST_CASE("scenario: a deferred message is due after the retry delay and deliver
   CHECK(srv.deliveredRecipients() == std::vector<std::string>{"grey@dst.test"});
   CHECK_FALSE(h.spool().lookup(id).isOk());  // every recipient final
 }
+
+// MX fallback between two MX hosts (RFC 5321 §5.1: try the MX hosts in preference order; edge case 2: a 554
+// greeting means QUIT and the next MX, no bounce). The zone resolver gives MX hosts port 25, so the two fake
+// receivers listen on port 25 of two loopback addresses (127.0.0.2 for the preferred MX, 127.0.0.3 for the
+// second); binding port 25 needs root, which the integration tests have.
+TEST_CASE("scenario: the preferred MX refuses (connect, 554 or 421 greeting): the second MX delivers") {
+  std::string firstReply;  // "" = nothing listens on the preferred MX
+  SUBCASE("connection refused") { firstReply = ""; }
+  SUBCASE("554 greeting") { firstReply = "554 5.3.2 no service here"; }
+  SUBCASE("421 greeting") { firstReply = "421 4.3.2 try later"; }
+  FakeServerOptions secondOpts;
+  secondOpts.bindAddress = "127.0.0.3";
+  secondOpts.port = 25;
+  FakeServer second(secondOpts);
+  const std::string err = second.start();
+  REQUIRE_MESSAGE(err.empty(), "cannot listen on 127.0.0.3:25 (the integration tests run as root): " << err);
+  FakeServerOptions firstOpts;
+  firstOpts.bindAddress = "127.0.0.2";
+  firstOpts.port = 25;
+  std::string reply = firstReply;
+  FakeServer first(firstOpts, [reply](const Event& e) -> std::optional<Action> {
+    if (e.stage == Stage::Greeting) return Action::replyThenClose(reply);
+    return std::nullopt;
+  });
+  if (!firstReply.empty()) REQUIRE(first.start() == "");
+
+  auto cfg = enginetest::testConfig("127.0.0.1:1");
+  cfg.routes.clear();  // by MX
+  EngineHarness h(cfg);
+  auto id = h.add({kSender, {"mx@dst.test"}, kBody, {}});
+  RunTweaks t;
+  t.safetyLimit = std::chrono::seconds(60);
+  t.zoneText =
+      "dst.test MX 10 mx1.dst.test\n"
+      "dst.test MX 20 mx2.dst.test\n"
+      "mx1.dst.test A 127.0.0.2\n"
+      "mx2.dst.test A 127.0.0.3\n";
+  RunReport r = h.run(t);
+  REQUIRE(r.created);
+  CHECK_FALSE(r.stoppedByWatchdog);
+  CHECK(r.progress.delivered == 1);
+  CHECK(r.progress.deferred == 0);
+  CHECK(r.progress.bounced == 0);
+  CHECK(r.progress.bouncesQueued == 0);
+  auto lines = enginetest::linesFor(r.log, "mx@dst.test");
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].status == "delivered");
+  CHECK(lines[0].mx == "mx2.dst.test");
+  CHECK(lines[0].addr == "127.0.0.3:25");
+  CHECK(second.deliveredRecipients() == std::vector<std::string>{"mx@dst.test"});
+  if (!firstReply.empty()) {
+    REQUIRE(first.connectionCount() >= 1);
+    for (const auto& c : first.connections()) CHECK(c.transactions.empty());  // nothing was sent to the first MX
+  }
+  CHECK_FALSE(h.spool().lookup(id).isOk());
+}
