@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "engine/delivery/pool_sizing.hpp"
 #include "engine/delivery/shard.hpp"
 #include "engine/delivery/site.hpp"
 
@@ -54,26 +55,24 @@ void Connection::connectNext() {
   session_ = std::make_unique<smtp::ClientSession>(shard_.clientConfig());
   int rc = stream_->connect(reinterpret_cast<const sockaddr*>(&current_->addr));
   if (rc != 0) {
-    lastError_ = "connect to " + current_->host + "[" + current_->addrText + "]: " + net::uvError(rc);
-    shard_.countConnectFailure();
-    // Not from inside a callback of this stream: move on through the loop to keep the stack flat.
-    timer_.start(0, [this] { connectNext(); });
+    connectFailed(net::uvError(rc));
     return;
   }
   auto timeout = static_cast<std::uint64_t>(shard_.config().pool.connectTimeout.count());
-  timer_.start(timeout, [this] {
-    lastError_ = "connect to " + current_->host + "[" + current_->addrText + "]: timed out";
-    shard_.countConnectFailure();
-    connectNext();
-  });
+  timer_.start(timeout, [this] { connectFailed("timed out"); });
+}
+
+void Connection::connectFailed(const std::string& why) {
+  lastError_ = "connect to " + current_->host + "[" + current_->addrText + "]: " + why;
+  shard_.countConnectFailure();
+  // Through the loop, never from inside a callback of the stream being replaced: keeps the stack flat.
+  timer_.start(0, [this] { connectNext(); });
 }
 
 void Connection::onConnect(int status) {
   timer_.stop();
   if (status != 0) {
-    lastError_ = "connect to " + current_->host + "[" + current_->addrText + "]: " + net::uvError(status);
-    shard_.countConnectFailure();
-    timer_.start(0, [this] { connectNext(); });
+    connectFailed(net::uvError(status));
     return;
   }
   stream_->startRead();
@@ -92,8 +91,7 @@ void Connection::onRead(std::string_view bytes) {
     if (!tlsUp_ && tls_->handshakeDone()) {
       tlsUp_ = true;
       sendCiphertext();
-      session_->onTlsEstablished();
-      drive();
+      session_->onTlsEstablished();  // its EHLO goes out with the drive() below
     }
     std::string plain = tls_->takePlaintext();
     sendCiphertext();
@@ -118,9 +116,7 @@ void Connection::onWriteDone(int status) {
       cipherQueued_ -= cipherQueue_.front().size();
       cipherQueue_.pop_front();
     }
-    if (cipherQueued_ < kMaxQueuedCiphertext) {
-      for (; acksOwed_ > 0; --acksOwed_) session_->onWritten();
-    }
+    releaseAcks();
   } else {
     session_->onWritten();  // libuv reports every request exactly once, whatever its status
   }
@@ -136,9 +132,7 @@ void Connection::writeSlices(const smtp::IoSlice* slices, std::size_t count) {
     tls_->writePlain(std::span<const smtp::IoSlice>(slices, count));
     ++acksOwed_;
     sendCiphertext();
-    if (cipherQueued_ < kMaxQueuedCiphertext) {
-      for (; acksOwed_ > 0; --acksOwed_) session_->onWritten();
-    }
+    releaseAcks();
     return;
   }
   static_assert(sizeof(smtp::IoSlice) == sizeof(net::TcpStream::Buf));
@@ -151,6 +145,11 @@ void Connection::writeSlices(const smtp::IoSlice* slices, std::size_t count) {
     session_->onWritten();
     session_->onPeerClosed();
   }
+}
+
+void Connection::releaseAcks() {
+  if (cipherQueued_ >= kMaxQueuedCiphertext) return;  // the peer is slow: keep the session waiting
+  for (; acksOwed_ > 0; --acksOwed_) session_->onWritten();
 }
 
 void Connection::sendCiphertext() {
@@ -268,9 +267,13 @@ void Connection::feed() {
 void Connection::pullUnits() {
   const auto& pool = shard_.config().pool;
   bool fed = false;
+  RetireLimits limits;
+  limits.maxMessages = pool.maxMessagesPerConnection;
+  limits.maxAgeMs = pool.maxConnectionAge.count();
+  limits.idleTimeoutMs = 0;  // idleness is timed by idleTimer_
   while (units_.size() < window_ && cipherQueued_ < kMaxQueuedCiphertext) {
-    if (submitted_ >= pool.maxMessagesPerConnection) {
-      retire("used up");
+    if (shouldRetire(limits, submitted_, shard_.nowMs() - establishedMs_, 0)) {
+      retire();  // used up or too old
       break;
     }
     std::unique_ptr<Unit> unit = site_.take();
@@ -283,7 +286,7 @@ void Connection::pullUnits() {
     m.params.size = view.body().size();
     m.recipients.reserve(unit->rcpts.size());
     for (std::size_t i = 0; i < unit->rcpts.size(); ++i) {
-      m.recipients.push_back({std::string(view.recipient(unit->rcpts[i]).address), unit->params[i]});
+      m.recipients.push_back({std::string(unit->addresses[i]), unit->params[i]});
     }
     m.body.push_back(view.body());
     unit->startMs = shard_.nowMs();
@@ -296,7 +299,7 @@ void Connection::pullUnits() {
     idleTimer_.stop();
     again_ = true;
   }
-  if (readyOnce_ && !ending_ && shard_.nowMs() - establishedMs_ >= pool.maxConnectionAge.count()) retire("too old");
+  if (!ending_ && shouldRetire(limits, submitted_, shard_.nowMs() - establishedMs_, 0)) retire();
   if (units_.empty() && !ending_) armIdle();
 }
 
@@ -305,13 +308,13 @@ void Connection::armIdle() {
   auto ms = static_cast<std::uint64_t>(shard_.config().pool.idleTimeout.count());
   idleTimer_.start(ms, [this] {
     if (idle()) {
-      retire("idle");
+      retire();
       drive();
     }
   });
 }
 
-void Connection::retire(const char* why) {
+void Connection::retire() {
   if (ending_ || !session_) return;
   ending_ = true;
   idleTimer_.stop();
@@ -355,11 +358,8 @@ TransportInfo Connection::transport() const {
   TransportInfo t;
   t.where = current_;
   if (session_) {
-    const auto& caps = session_->capabilities();
-    const auto& cfg = shard_.clientConfig();
-    t.pipelined = caps.pipelining && cfg.usePipelining;
-    t.chunking = caps.chunking && cfg.useChunking;
-    t.eightBit = caps.eightBitMime;
+    t.pipelined = session_->pipeliningInUse();
+    t.chunking = session_->chunkingInUse();
     t.tls = session_->tlsActive();
   }
   return t;

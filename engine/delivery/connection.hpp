@@ -40,7 +40,6 @@ struct Candidate {
 struct TransportInfo {
   const Candidate* where = nullptr;
   bool chunking = false;
-  bool eightBit = false;
   bool pipelined = false;
   bool tls = false;
 };
@@ -57,7 +56,7 @@ class Connection final : public net::StreamHandler {
   // Submits ready units of the site while this connection has room in its window.
   void feed();
   // No more units: QUIT once the submitted ones are finished.
-  void retire(const char* why);
+  void retire();
 
   // Established and taking units.
   bool ready() const { return readyOnce_ && !ending_ && !gone_; }
@@ -78,6 +77,8 @@ class Connection final : public net::StreamHandler {
   void onWriteDone(int status) override;
 
   void connectNext();
+  void connectFailed(const std::string& why);
+  void releaseAcks();
   void drive();
   void pullUnits();
   void handleEvent(smtp::ClientEvent& e);

@@ -130,8 +130,7 @@ class EngineImpl final : public Engine, public EngineCore {
       auto msg = std::make_shared<MessageTracker>();
       msg->view = std::move(looked.value());
       msg->takenMs = now;
-      std::string err;
-      parseMailParams(msg->view.mailParams(), msg->mailParams, &err);
+      parseMailParams(msg->view.mailParams(), msg->mailParams);  // written by our own intake: a bad one is ignored
       // One unit per destination domain (recipients of one domain travel in one transaction).
       std::vector<std::unique_ptr<Unit>> units;
       domainIndex_.clear();
@@ -148,6 +147,7 @@ class EngineImpl final : public Engine, public EngineCore {
         }
         Unit& u = *units[it->second];
         u.rcpts.push_back(static_cast<std::uint16_t>(i));
+        u.addresses.push_back(rv.address);
         smtp::RcptParams p;
         parseRcptParams(rv.params, p);
         u.params.push_back(std::move(p));

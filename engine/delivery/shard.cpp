@@ -176,7 +176,8 @@ void Shard::flushForwards() {
 void Shard::failUnit(std::unique_ptr<Unit> unit, int code, const std::string& enhanced, const std::string& text,
                      bool permanent, const std::string& mx) {
   MessageTracker& m = *unit->msg;
-  for (std::uint16_t idx : unit->rcpts) {
+  for (std::size_t pos = 0; pos < unit->rcpts.size(); ++pos) {
+    const std::uint16_t idx = unit->rcpts[pos];
     if (permanent) {
       // Journaled Bounced when the message's attempt ends, with its bounce (EngineCore::settleFailed).
       core_.counters().bounced.fetch_add(1, std::memory_order_relaxed);
@@ -188,7 +189,7 @@ void Shard::failUnit(std::unique_ptr<Unit> unit, int code, const std::string& en
       m.deferred.push_back({idx, text, mx});
     }
     TransportInfo none;
-    log(*unit, idx, permanent ? ops::DeliveryStatus::Bounced : ops::DeliveryStatus::Deferred, code, enhanced, text,
+    log(*unit, pos, permanent ? ops::DeliveryStatus::Bounced : ops::DeliveryStatus::Deferred, code, enhanced, text,
         &none, true, false);
   }
   endPart(std::move(unit));
@@ -202,8 +203,9 @@ void Shard::recordResult(Unit& unit, const smtp::RecipientResult& r, const Trans
   if (r.recipient >= unit.rcpts.size()) return;
   MessageTracker& m = *unit.msg;
   std::uint16_t idx = unit.rcpts[r.recipient];
-  std::string first = r.reply.firstLine();
-  std::string enhanced = r.reply.enhanced.str();
+  const std::string first = r.reply.firstLine();
+  const std::string enhanced = r.reply.enhanced.str();
+  const std::string text = r.reply.text();
   auto& c = core_.counters();
   if (r.attempted) unit.attempted = true;
   if (t.chunking) unit.usedChunking = true;
@@ -220,7 +222,7 @@ void Shard::recordResult(Unit& unit, const smtp::RecipientResult& r, const Trans
       status = ops::DeliveryStatus::Bounced;  // journaled with its bounce when the attempt ends
       c.bounced.fetch_add(1, std::memory_order_relaxed);
       std::lock_guard<std::mutex> lock(m.mu);
-      m.failed.push_back({idx, enhanced, std::to_string(r.reply.code) + " " + r.reply.text(),
+      m.failed.push_back({idx, enhanced, std::to_string(r.reply.code) + " " + text,
                           t.where ? t.where->host : std::string()});
       break;
     }
@@ -246,7 +248,7 @@ void Shard::recordResult(Unit& unit, const smtp::RecipientResult& r, const Trans
       break;
   }
   if (r.possibleDuplicate) c.possibleDuplicates.fetch_add(1, std::memory_order_relaxed);
-  log(unit, idx, status, r.reply.code, enhanced, r.reply.text(), &t, r.synthesized, r.possibleDuplicate);
+  log(unit, r.recipient, status, r.reply.code, enhanced, text, &t, r.synthesized, r.possibleDuplicate);
 }
 
 void Shard::unitFinished(std::unique_ptr<Unit> unit, Site& site) {
@@ -264,8 +266,9 @@ void Shard::unitFinished(std::unique_ptr<Unit> unit, Site& site) {
     again->msg = unit->msg;
     again->domain = unit->domain;
     again->requeues = unit->requeues + 1;
-    for (std::uint16_t local : unit->retry) {
+    for (std::uint32_t local : unit->retry) {
       again->rcpts.push_back(unit->rcpts[local]);
+      again->addresses.push_back(unit->addresses[local]);
       again->params.push_back(unit->params[local]);
     }
     site.enqueue(std::move(again));
@@ -350,15 +353,14 @@ void Shard::checkStopped() {
   loop_.stop();
 }
 
-void Shard::log(const Unit& unit, std::uint16_t rcpt, ops::DeliveryStatus status, int code,
+void Shard::log(const Unit& unit, std::size_t pos, ops::DeliveryStatus status, int code,
                 std::string_view enhanced, std::string_view reply, const TransportInfo* t, bool synthesized,
                 bool possibleDuplicate) {
   if (!log_.enabled()) return;
   ops::DeliveryRecord rec;
   rec.timeMs = nowMs();
   rec.messageId = unit.msg->id();
-  std::string_view address = unit.msg->view.recipient(rcpt).address;
-  rec.recipient = address;
+  rec.recipient = unit.addresses[pos];
   rec.status = status;
   rec.smtpCode = code;
   rec.enhancedCode = enhanced;

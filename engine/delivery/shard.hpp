@@ -80,7 +80,8 @@ class Shard {
   void runSoon();
   void tick();
   void checkStopped();
-  void log(const Unit& unit, std::uint16_t rcpt, ops::DeliveryStatus status, int code, std::string_view enhanced,
+  // One delivery-log line for the recipient at position `pos` of the unit.
+  void log(const Unit& unit, std::size_t pos, ops::DeliveryStatus status, int code, std::string_view enhanced,
            std::string_view reply, const TransportInfo* t, bool synthesized, bool possibleDuplicate);
 
   void toSite(std::unique_ptr<Unit> unit, const std::string& key, const std::vector<resolver::MxHost>& hosts);

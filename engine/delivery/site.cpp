@@ -64,6 +64,7 @@ void Site::enqueue(std::unique_ptr<Unit> unit) {
   if (!fresh) {
     Unit& into = *it->second;
     into.rcpts.insert(into.rcpts.end(), unit->rcpts.begin(), unit->rcpts.end());
+    into.addresses.insert(into.addresses.end(), unit->addresses.begin(), unit->addresses.end());
     into.params.insert(into.params.end(), unit->params.begin(), unit->params.end());
     shard_.mergedUnit(std::move(unit));
     return;
@@ -115,7 +116,7 @@ void Site::pump() {
 
 void Site::retireAll() {
   for (auto& c : conns_)
-    if (!c->gone()) c->retire("stopping");
+    if (!c->gone()) c->retire();
 }
 
 void Site::connectionUp(Connection&) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/smtp/client_session.hpp"
@@ -58,6 +59,7 @@ struct Unit {
   std::shared_ptr<MessageTracker> msg;
   std::string domain;
   std::vector<std::uint16_t> rcpts;     // recipient indices in the message
+  std::vector<std::string_view> addresses;  // parallel to rcpts: views into the pinned mapping (msg->view)
   std::vector<smtp::RcptParams> params;  // parallel to rcpts
   std::int64_t startMs = 0;             // when this unit started its attempt (for the log's duration)
   unsigned requeues = 0;                // times it went back to its site after a connection died before sending

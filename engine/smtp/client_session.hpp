@@ -211,6 +211,9 @@ class ClientSession {
   const ClientStats& stats() const { return stats_; }
   // True once onTlsEstablished() was called.
   bool tlsActive() const { return tlsActive_; }
+  // PIPELINING / BDAT are used on this connection: advertised by the peer and allowed by the configuration.
+  bool pipeliningInUse() const;
+  bool chunkingInUse() const;
   // Ready with nothing queued or in flight: the pool may park the connection or submit more.
   bool idle() const;
   // Messages submitted whose recipients are not all in a started transaction yet.
@@ -285,8 +288,6 @@ class ClientSession {
   void writeRset();
   bool needsCleanStart() const;
   bool refuseUnsendable();
-  bool pipeliningInUse() const;
-  bool chunkingInUse() const;
 
   ClientConfig config_;
   ClientState state_ = ClientState::Initial;
