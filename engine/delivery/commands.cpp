@@ -149,22 +149,21 @@ int injectCommand(int argc, char** argv) {
       if (!v) return 2;
       msg.to.push_back({v, nextParams});
       nextParams = smtp::RcptParams{};
-    } else if (a == "--notify" || a == "--orcpt") {
-      const char* v = value(a.c_str());
+    } else if (a == "--notify") {
+      const char* v = value("--notify");
       if (!v) return 2;
-      std::string stored = formatRcptParams(nextParams);
-      stored += stored.empty() ? "" : " ";
-      if (a == "--notify") {
-        stored += "NOTIFY=" + std::string(v);
-      } else {
-        stored += "ORCPT=rfc822;";
-        smtp::xtextEncode(stored, v);
-      }
+      smtp::RcptParams parsed;  // the NOTIFY rules (RFC 3461 §4.1) live in the stored-form parser
       std::string err;
-      if (!parseRcptParams(stored, nextParams, &err)) {
+      if (!parseRcptParams("NOTIFY=" + std::string(v), parsed, &err)) {
         std::fprintf(stderr, "sluice inject: %s\n", err.c_str());
         return 2;
       }
+      nextParams.notify = parsed.notify;
+    } else if (a == "--orcpt") {
+      const char* v = value("--orcpt");
+      if (!v) return 2;
+      nextParams.orcptType = "rfc822";
+      nextParams.orcpt = v;
     } else if (a == "--ret") {
       const char* v = value("--ret");
       if (!v) return 2;
