@@ -195,7 +195,7 @@ void Shard::failUnit(std::unique_ptr<Unit> unit, int code, const std::string& en
   endPart(std::move(unit));
 }
 
-void Shard::deferUnit(std::unique_ptr<Unit> unit, const std::string& reason, const std::string& where) {
+void Shard::deferUnit(std::unique_ptr<Unit> unit, const std::string& reason) {
   failUnit(std::move(unit), 451, "4.4.1", "451 4.4.1 " + reason, false, "");
 }
 

@@ -58,7 +58,7 @@ class Shard {
   // A recipient's result from a connection.
   void recordResult(Unit& unit, const smtp::RecipientResult& r, const TransportInfo& t);
   // Every recipient of the unit deferred for a reason found before any SMTP exchange (DNS, connections).
-  void deferUnit(std::unique_ptr<Unit> unit, const std::string& reason, const std::string& where);
+  void deferUnit(std::unique_ptr<Unit> unit, const std::string& reason);
   // A connection finished with a unit (MessageDone): requeue what was never attempted, or end the part.
   void unitFinished(std::unique_ptr<Unit> unit, Site& site);
   // The unit's recipients were merged into another unit of the same message: one part fewer.

@@ -57,7 +57,7 @@ void Site::enqueue(std::unique_ptr<Unit> unit) {
     return;
   }
   if (downUntilMs_ > shard_.nowMs()) {
-    shard_.deferUnit(std::move(unit), downReason_, key_);
+    shard_.deferUnit(std::move(unit), downReason_);
     return;
   }
   auto [it, fresh] = readyByMessage_.try_emplace(unit->msg.get(), unit.get());
@@ -147,7 +147,7 @@ void Site::connectionGone(Connection& gone, const std::string& error) {
 }
 
 void Site::deferReady(const std::string& error) {
-  while (auto u = take()) shard_.deferUnit(std::move(u), error, key_);
+  while (auto u = take()) shard_.deferUnit(std::move(u), error);
 }
 
 std::size_t Site::reap() {
