@@ -20,7 +20,7 @@ cmake --build build-asan -j "$jobs"
 
 echo "== sanitizer run: protocol, queue, resolver, net, ops, delivery engine, sink, fuzz"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan -L 'smtp|queue|resolver|net|ops|delivery|engine|sink|fuzz' --output-on-failure -j "$jobs"
+  ctest --test-dir build-asan -L 'smtp|queue|resolver|net|ops|mime|delivery|engine|sink|fuzz' --output-on-failure -j "$jobs"
 
 echo "== full run"
 ctest --test-dir build --output-on-failure -j "$jobs"
