@@ -267,7 +267,11 @@ void ClientSession::onTimeout() {
 void ClientSession::submit(OutboundMessage message) {
   auto m = std::make_unique<MsgState>();
   m->msg = std::move(message);
-  for (std::string_view s : m->msg.body) m->bodySize += s.size();
+  if (m->msg.source) {
+    m->bodySize = m->msg.source->size();
+  } else {
+    for (std::string_view s : m->msg.body) m->bodySize += s.size();
+  }
   if (state_ == ClientState::Closed || state_ == ClientState::Quitting || m->msg.recipients.empty()) {
     started_.push_back(std::move(m));
     MsgState& ms = *started_.back();

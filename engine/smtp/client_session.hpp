@@ -81,6 +81,24 @@ struct OutboundRecipient {
   RcptParams params;
 };
 
+// A body produced on demand rather than read from caller memory: a converted variant of a stored message
+// (7-bit MIME for a peer without 8BITMIME). Its octets are copied into the session's write buffers chunk by chunk
+// (one DATA block or one BDAT chunk at a time), so the whole body never exists at once.
+class BodySource {
+ public:
+  class Reader {
+   public:
+    virtual ~Reader() = default;
+    // Writes up to max octets to out and returns how many; 0 only at the end (or when max is 0).
+    virtual std::size_t read(char* out, std::size_t max) = 0;
+  };
+  virtual ~BodySource() = default;
+  // Exact octet count every reader produces (what SIZE declares and BDAT counts).
+  virtual std::uint64_t size() const = 0;
+  // A reader from the start; each transaction over the message reads the body once.
+  virtual std::unique_ptr<Reader> open() const = 0;
+};
+
 // One message to deliver. The body spans are caller memory; they must stay valid until MessageDone for `handle`.
 // The body must already be CRLF-clean (intake normalises it): BDAT sends it verbatim; DATA dot-stuffs it and
 // also repairs bare CR / LF. An empty body is legal (BDAT 0 LAST, or DATA with only the terminator).
@@ -90,6 +108,7 @@ struct OutboundMessage {
   MailParams params;        // parameters the peer did not advertise are dropped when written
   std::vector<OutboundRecipient> recipients;
   std::vector<std::string_view> body;
+  std::shared_ptr<const BodySource> source;  // when set, the body comes from here and `body` is ignored
 };
 
 enum class Outcome { Delivered, PermanentFailure, TemporaryFailure };
@@ -313,6 +332,7 @@ class ClientSession {
   std::size_t unackedDataBlocks_ = 0;
 
   std::string line_;  // scratch for one command line before it is copied into the open write
+  std::string chunk_;  // scratch for octets read from a BodySource
   std::deque<ClientEvent> events_;
   Deadline deadline_;
   ClientStats stats_;

@@ -124,6 +124,7 @@ void ClientSession::startTxn() {
       static_cast<std::uint32_t>(std::min<std::size_t>(config_.maxRecipientsPerTransaction, m.count() - m.nextRcpt));
   t->rcpt.assign(t->count, RcptState::Open);
   t->remaining = m.bodySize;
+  if (m.msg.source) t->reader = m.msg.source->open();
   m.nextRcpt += t->count;
   ++m.txnsOpen;
   if (m.nextRcpt == m.count()) {
@@ -220,7 +221,21 @@ void ClientSession::writeDataBlock(Txn& t) {
   WriteBuf& w = openWrite();
   std::size_t start = w.framing.size();
   const std::size_t budget = config_.dataBlockSize;
-  while (t.span < body.size() && w.framing.size() - start < budget / 2) {
+  if (t.reader) {
+    // A produced body: read about half a block (stuffing at most doubles it) and stuff it into the framing.
+    std::size_t want = std::max<std::size_t>(budget / 2, 1);
+    chunk_.resize(want);
+    std::size_t got = 0;
+    while (got < want) {
+      std::size_t n = t.reader->read(chunk_.data() + got, want - got);
+      if (n == 0) break;
+      got += n;
+    }
+    t.stuffer.feed(std::string_view(chunk_.data(), got), w.framing);
+    t.remaining -= std::min<std::uint64_t>(got, t.remaining);
+    if (got < want || t.remaining == 0) t.span = body.size() + 1;  // the source is exhausted: the data ends
+  }
+  while (!t.reader && t.span < body.size() && w.framing.size() - start < budget / 2) {
     std::string_view s = body[t.span].substr(t.off);
     std::size_t room = (budget - (w.framing.size() - start)) / 2;  // stuffing at most doubles the input
     std::string_view piece = s.substr(0, std::max<std::size_t>(room, 1));
@@ -231,7 +246,7 @@ void ClientSession::writeDataBlock(Txn& t) {
       t.off = 0;
     }
   }
-  bool last = t.span == body.size();
+  bool last = t.reader ? t.span > body.size() : t.span == body.size();
   if (last) t.stuffer.finish(w.framing);
   std::size_t len = w.framing.size() - start;
   w.segs.push_back({nullptr, start, len});
@@ -246,15 +261,34 @@ void ClientSession::writeDataBlock(Txn& t) {
   }
 }
 
-// Writes "BDAT n [LAST]" and references to the next n body octets in caller memory.
+// Writes "BDAT n [LAST]" and references to the next n body octets in caller memory (or, for a produced body,
+// the next n octets read from its source, copied into the framing).
 void ClientSession::writeBdatChunk(Txn& t) {
   const std::vector<std::string_view>& body = t.msg->msg.body;
   std::uint64_t n = std::min<std::uint64_t>(config_.bdatChunkSize, t.remaining);
   bool last = n == t.remaining;
+  if (t.reader) {
+    // Read the chunk before announcing it: a source that ends early must not leave a BDAT short of octets.
+    chunk_.resize(static_cast<std::size_t>(n));
+    std::size_t got = 0;
+    while (got < n) {
+      std::size_t r = t.reader->read(chunk_.data() + got, static_cast<std::size_t>(n) - got);
+      if (r == 0) break;
+      got += r;
+    }
+    if (got < n) {
+      fail("message body source ended before its declared size", nullptr, false, false, true);
+      return;
+    }
+  }
   appendBdat(line(), n, last);
   writeFraming(line_);
   WriteBuf& w = writes_.back();
   std::uint64_t left = n;
+  if (t.reader) {
+    writeFraming(chunk_);
+    left = 0;
+  }
   while (left > 0 && t.span < body.size()) {
     std::string_view s = body[t.span].substr(t.off);
     std::string_view piece = s.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(left, s.size())));

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -61,6 +62,7 @@ struct Txn {
   bool finalHandedOut = false;    // the write with the end of data was taken by the caller
   Reply stopReply;                // the reply that made stopRcpts
   // body cursor
+  std::unique_ptr<BodySource::Reader> reader;  // set when the message's body comes from a BodySource
   std::size_t span = 0;
   std::size_t off = 0;
   std::uint64_t remaining = 0;
