@@ -62,6 +62,35 @@ enum class Encoding : std::uint8_t { QuotedPrintable, Base64 };
 
 class Conversion;
 
+// ---- encoders (also used by the benchmark). Both are streaming: feed input in pieces of any size.
+// Quoted-printable per RFC 2045 §6.7: CRLF in the input is a hard line break, every other CR / LF and every
+// octet outside 33..126 (except space / tab not at a line end) and "=" is =XX, lines at most 76 characters with
+// soft breaks. The output never ends with a soft break; it ends where the input ends.
+class QuotedPrintableEncoder {
+ public:
+  // Appends the encoding of in to out. `last` marks the end of the input (flushes held white space / CR).
+  void encode(std::string_view in, bool last, std::string& out);
+  // Output octets the encoding of the whole of in takes (no output kept).
+  static std::uint64_t measure(std::string_view in);
+
+ private:
+  int col_ = 0;          // output column in the current line
+  char heldWs_ = 0;      // a space or tab whose encoding depends on what follows; 0 when none
+  bool heldCr_ = false;  // a CR that is a hard line break only if an LF follows
+};
+
+// Base64 per RFC 2045 §6.8: lines of 76 characters separated by CRLF; no CRLF after the last line.
+class Base64Encoder {
+ public:
+  void encode(std::string_view in, bool last, std::string& out);
+  static std::uint64_t measure(std::uint64_t inputSize);
+
+ private:
+  unsigned char carry_[3] = {0, 0, 0};
+  int carried_ = 0;
+  int col_ = 0;
+};
+
 // Produces a Conversion's output from its start, chunk by chunk.
 class Cursor {
  public:
@@ -72,11 +101,15 @@ class Cursor {
   bool done() const;
 
  private:
+  void nextPiece();
+
   std::shared_ptr<const Conversion> plan_;
   std::size_t piece_ = 0;    // current piece
-  std::uint64_t inPos_ = 0;  // input octets of the current piece consumed
-  int lineLen_ = 0;          // encoder state: output column in the current line
-  std::string pending_;      // encoded octets produced but not yet returned
+  std::uint64_t inPos_ = 0;  // Copy / Literal: octets produced; QuotedPrintable / Base64: input octets encoded
+  bool flushed_ = false;     // the encoder of the current piece was given its last input
+  QuotedPrintableEncoder qp_;
+  Base64Encoder b64_;
+  std::string pending_;      // encoded octets produced but not yet returned (bounded: one block's encoding)
   std::size_t pendingOff_ = 0;
 };
 
@@ -124,33 +157,5 @@ using ConvertResult = std::variant<std::shared_ptr<const Conversion>, Refusal>;
 // conversion cannot encode (top-level or nested; 5.6.3), non-MIME 8-bit under NonMimePolicy::Bounce (5.6.3),
 // nesting deeper than maxDepth (5.6.3).
 ConvertResult convert(std::string_view message, const ConvertOptions& options);
-
-// ---- encoders (also used by the benchmark). Both are streaming: feed input in pieces of any size.
-// Quoted-printable per RFC 2045 §6.7: CRLF in the input is a hard line break, every other CR / LF and every
-// octet outside 33..126 (except space / tab not at a line end) and "=" is =XX, lines at most 76 characters with
-// soft breaks. The output never ends with a soft break; it ends where the input ends.
-class QuotedPrintableEncoder {
- public:
-  // Appends the encoding of in to out. `last` marks the end of the input (flushes held white space / CR).
-  void encode(std::string_view in, bool last, std::string& out);
-  // Output octets the encoding of the whole of in takes (no output kept).
-  static std::uint64_t measure(std::string_view in);
-
- private:
-  int col_ = 0;
-  char held_ = 0;  // a space, tab or CR whose encoding depends on the next octet; 0 when none
-};
-
-// Base64 per RFC 2045 §6.8: lines of 76 characters separated by CRLF; no CRLF after the last line.
-class Base64Encoder {
- public:
-  void encode(std::string_view in, bool last, std::string& out);
-  static std::uint64_t measure(std::uint64_t inputSize);
-
- private:
-  unsigned char carry_[3] = {0, 0, 0};
-  int carried_ = 0;
-  int col_ = 0;
-};
 
 }  // namespace sluice::mime

@@ -1,0 +1,205 @@
+// encoders.cpp: the streaming quoted-printable (RFC 2045 §6.7) and base64 (RFC 2045 §6.8) encoders, and their
+// exact output measures. One state machine serves encode() and measure() (a sink that writes or only counts), so
+// the size a plan declares is the size the cursor produces.
+// Threads: an encoder object is one thread's; measure() is a pure function.
+#include <cstring>
+
+#include "engine/mime/mime.hpp"
+
+namespace sluice::mime {
+
+namespace {
+
+constexpr int kQpMaxText = 75;  // characters before a soft break's "=" (76 with it: RFC 2045 §6.7 rule 5)
+constexpr char kHex[] = "0123456789ABCDEF";
+
+// Writes into a buffer sized in advance for the worst case.
+struct WriteSink {
+  char* p;
+  void lit(char c) { *p++ = c; }
+  void hex(unsigned char c) {
+    p[0] = '=';
+    p[1] = kHex[c >> 4];
+    p[2] = kHex[c & 15];
+    p += 3;
+  }
+  void crlf() {
+    p[0] = '\r';
+    p[1] = '\n';
+    p += 2;
+  }
+  void soft() {
+    p[0] = '=';
+    p[1] = '\r';
+    p[2] = '\n';
+    p += 3;
+  }
+};
+
+// Counts what WriteSink would write.
+struct CountSink {
+  std::uint64_t n = 0;
+  void lit(char) { ++n; }
+  void hex(unsigned char) { n += 3; }
+  void crlf() { n += 2; }
+  void soft() { n += 3; }
+};
+
+// Octets that may stand for themselves anywhere in a line (33..126 except "=").
+struct LiteralTable {
+  bool ok[256] = {};
+  constexpr LiteralTable() {
+    for (int c = 33; c <= 126; ++c) ok[c] = c != '=';
+  }
+};
+constexpr LiteralTable kLiteral;
+
+// The quoted-printable state machine: col (output column), heldWs (space / tab waiting to learn whether a line
+// break follows), heldCr (CR waiting to learn whether it starts a CRLF).
+struct QpState {
+  int col = 0;
+  char heldWs = 0;
+  bool heldCr = false;
+
+  template <class Sink>
+  void literal(Sink& s, char c) {
+    if (col + 1 > kQpMaxText) {
+      s.soft();
+      col = 0;
+    }
+    if (col == 0 && c == '.') {  // a "." opening a line is encoded: the output never depends on dot-stuffing
+      s.hex('.');
+      col = 3;
+      return;
+    }
+    s.lit(c);
+    ++col;
+  }
+  template <class Sink>
+  void encoded(Sink& s, unsigned char c) {
+    if (col + 3 > kQpMaxText) {
+      s.soft();
+      col = 0;
+    }
+    s.hex(c);
+    col += 3;
+  }
+
+  template <class Sink>
+  void run(std::string_view in, bool last, Sink& s) {
+    for (const char ch : in) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (heldCr) {
+        heldCr = false;
+        if (c == '\n') {  // CRLF: a hard line break; white space before it is encoded (rule 3)
+          if (heldWs) encoded(s, static_cast<unsigned char>(heldWs));
+          heldWs = 0;
+          s.crlf();
+          col = 0;
+          continue;
+        }
+        if (heldWs) literal(s, heldWs);
+        heldWs = 0;
+        encoded(s, '\r');
+      }
+      if (c == '\r') {
+        heldCr = true;
+      } else if (c == ' ' || c == '\t') {
+        if (heldWs) literal(s, heldWs);
+        heldWs = static_cast<char>(c);
+      } else {
+        if (heldWs) literal(s, heldWs);
+        heldWs = 0;
+        if (kLiteral.ok[c]) {
+          literal(s, static_cast<char>(c));
+        } else {
+          encoded(s, c);
+        }
+      }
+    }
+    if (last) {
+      if (heldCr) {
+        if (heldWs) literal(s, heldWs);
+        encoded(s, '\r');
+      } else if (heldWs) {
+        encoded(s, static_cast<unsigned char>(heldWs));
+      }
+      heldWs = 0;
+      heldCr = false;
+      col = 0;
+    }
+  }
+};
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr int kB64Line = 76;
+
+}  // namespace
+
+void QuotedPrintableEncoder::encode(std::string_view in, bool last, std::string& out) {
+  // Worst case per input octet: a soft break and "=XX"; plus held octets flushed at the end.
+  const std::size_t old = out.size();
+  out.resize(old + (in.size() + 2) * 6 + 8);
+  QpState st{col_, heldWs_, heldCr_};
+  WriteSink sink{out.data() + old};
+  st.run(in, last, sink);
+  out.resize(static_cast<std::size_t>(sink.p - out.data()));
+  col_ = st.col;
+  heldWs_ = st.heldWs;
+  heldCr_ = st.heldCr;
+}
+
+std::uint64_t QuotedPrintableEncoder::measure(std::string_view in) {
+  QpState st;
+  CountSink sink;
+  st.run(in, true, sink);
+  return sink.n;
+}
+
+void Base64Encoder::encode(std::string_view in, bool last, std::string& out) {
+  const std::size_t old = out.size();
+  const std::size_t groups = (in.size() + 3) / 3 + 1;
+  out.resize(old + groups * 4 + (groups * 4 / kB64Line + 2) * 2);
+  char* p = out.data() + old;
+  auto emit = [&](unsigned a, unsigned b, unsigned c, int n) {  // n = input octets in this group (1..3)
+    if (col_ == kB64Line) {
+      *p++ = '\r';
+      *p++ = '\n';
+      col_ = 0;
+    }
+    const unsigned v = (a << 16) | (b << 8) | c;
+    p[0] = kB64[(v >> 18) & 63];
+    p[1] = kB64[(v >> 12) & 63];
+    p[2] = n > 1 ? kB64[(v >> 6) & 63] : '=';
+    p[3] = n > 2 ? kB64[v & 63] : '=';
+    p += 4;
+    col_ += 4;
+  };
+  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  std::size_t n = in.size();
+  while (carried_ > 0 && carried_ < 3 && n > 0) {
+    carry_[carried_++] = *s++;
+    --n;
+  }
+  if (carried_ == 3) {
+    emit(carry_[0], carry_[1], carry_[2], 3);
+    carried_ = 0;
+  }
+  for (; n >= 3; s += 3, n -= 3) emit(s[0], s[1], s[2], 3);
+  for (; n > 0; ++s, --n) carry_[carried_++] = *s;
+  if (last) {
+    if (carried_ > 0) emit(carry_[0], carried_ > 1 ? carry_[1] : 0, 0, carried_);
+    carried_ = 0;
+    col_ = 0;
+  }
+  out.resize(static_cast<std::size_t>(p - out.data()));
+}
+
+std::uint64_t Base64Encoder::measure(std::uint64_t inputSize) {
+  if (inputSize == 0) return 0;
+  const std::uint64_t chars = (inputSize + 2) / 3 * 4;
+  const std::uint64_t lines = (chars + kB64Line - 1) / kB64Line;
+  return chars + (lines - 1) * 2;
+}
+
+}  // namespace sluice::mime
