@@ -21,6 +21,7 @@
 #include "bench/driver/measure.hpp"
 #include "bench/driver/sink_process.hpp"
 #include "engine/delivery/engine.hpp"
+#include "engine/mime/mime.hpp"
 #include "engine/ops/config.hpp"
 #include "queue/spool.hpp"
 
@@ -85,6 +86,7 @@ std::uint64_t fillSpool(queue::Spool& spool, const Corpus& corpus, std::uint64_t
     m.mailParams = corpus.mailParams();
     m.recipients = rcpts;
     m.body = body;
+    m.flags = mime::classify(body);  // as intake does: classified once, stored with the message
     auto r = spool.append(m, [&](queue::MessageId, const queue::Status& st) {
       if (st.isOk()) {
         durable.fetch_add(1, std::memory_order_relaxed);

@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include "engine/delivery/body_choice.hpp"
+#include "engine/delivery/idna.hpp"
 #include "engine/delivery/pool_sizing.hpp"
 #include "engine/delivery/shard.hpp"
 #include "engine/delivery/site.hpp"
@@ -278,18 +280,33 @@ void Connection::pullUnits() {
     }
     std::unique_ptr<Unit> unit = site_.take();
     if (!unit) break;
+    unit->startMs = shard_.nowMs();
+    // What this peer gets: the stored bytes, a converted variant, or nothing (refused for this host).
+    BodyChoice body = chooseBody(unit->msg, unit->addresses, session_->capabilities(), session_->chunkingInUse(),
+                                 shard_.config().wrapNonMime8bit);
+    if (body.refused) {
+      refuseUnit(std::move(unit), body.refusal);
+      fed = true;
+      continue;
+    }
     smtp::OutboundMessage m;
     m.handle = nextHandle_++;
     const auto& view = unit->msg->view;
-    m.reversePath = std::string(view.reversePath());
+    m.reversePath = asciiDomainAddress(view.reversePath());
     m.params = unit->msg->mailParams;
-    m.params.size = view.body().size();
+    m.params.body = body.body;
+    m.params.smtpUtf8 = body.smtpUtf8;
+    m.params.size = body.size;
     m.recipients.reserve(unit->rcpts.size());
     for (std::size_t i = 0; i < unit->rcpts.size(); ++i) {
-      m.recipients.push_back({std::string(unit->addresses[i]), unit->params[i]});
+      m.recipients.push_back({asciiDomainAddress(unit->addresses[i]), unit->params[i]});
     }
-    m.body.push_back(view.body());
-    unit->startMs = shard_.nowMs();
+    if (body.source) {
+      m.source = std::move(body.source);
+    } else {
+      m.body.push_back(view.body());
+    }
+    unit->body = body.transport;
     units_.emplace(m.handle, std::move(unit));
     session_->submit(std::move(m));
     ++submitted_;
@@ -301,6 +318,21 @@ void Connection::pullUnits() {
   }
   if (!ending_ && shouldRetire(limits, submitted_, shard_.nowMs() - establishedMs_, 0)) retire();
   if (units_.empty() && !ending_) armIdle();
+}
+
+// Every recipient of the unit fails for this host without a byte sent (the peer cannot take the message).
+void Connection::refuseUnit(std::unique_ptr<Unit> unit, const smtp::Reply& why) {
+  const TransportInfo t = transport();
+  for (std::uint32_t i = 0; i < unit->rcpts.size(); ++i) {
+    smtp::RecipientResult r;
+    r.recipient = i;
+    r.outcome = smtp::Outcome::PermanentFailure;
+    r.reply = why;
+    r.synthesized = true;
+    r.attempted = false;
+    shard_.recordResult(*unit, r, t);
+  }
+  shard_.unitFinished(std::move(unit), site_);
 }
 
 void Connection::armIdle() {
@@ -361,6 +393,7 @@ TransportInfo Connection::transport() const {
     t.pipelined = session_->pipeliningInUse();
     t.chunking = session_->chunkingInUse();
     t.tls = session_->tlsActive();
+    t.dsn = session_->capabilities().dsn;
   }
   return t;
 }

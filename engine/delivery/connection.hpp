@@ -42,6 +42,7 @@ struct TransportInfo {
   bool chunking = false;
   bool pipelined = false;
   bool tls = false;
+  bool dsn = false;  // the peer offers DSN (RFC 3461): it takes over NOTIFY / ORCPT / RET / ENVID
 };
 
 class Connection final : public net::StreamHandler {
@@ -81,6 +82,7 @@ class Connection final : public net::StreamHandler {
   void releaseAcks();
   void drive();
   void pullUnits();
+  void refuseUnit(std::unique_ptr<Unit> unit, const smtp::Reply& why);
   void handleEvent(smtp::ClientEvent& e);
   void onResult(const smtp::RecipientResult& r);
   void onMessageDone(smtp::MessageHandle h);

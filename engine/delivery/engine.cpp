@@ -8,8 +8,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include "engine/delivery/body_choice.hpp"
 #include "engine/delivery/engine_core.hpp"
 #include "engine/delivery/envelope.hpp"
+#include "engine/delivery/idna.hpp"
 #include "engine/delivery/shard.hpp"
 
 namespace sluice::delivery {
@@ -131,6 +133,7 @@ class EngineImpl final : public Engine, public EngineCore {
       msg->view = std::move(looked.value());
       msg->takenMs = now;
       parseMailParams(msg->view.mailParams(), msg->mailParams);  // written by our own intake: a bad one is ignored
+      msg->mimeFlags = mimeFlagsOf(msg->view);
       // One unit per destination domain (recipients of one domain travel in one transaction).
       std::vector<std::unique_ptr<Unit>> units;
       domainIndex_.clear();
@@ -139,11 +142,24 @@ class EngineImpl final : public Engine, public EngineCore {
         if (!msg->view.recipientPending(i)) continue;
         auto rv = msg->view.recipient(i);
         std::string domain = domainOf(rv.address);
+        std::string error;
+        if (!domain.empty() && hasNonAscii(domain)) {  // an IDN travels and is looked up as A-labels
+          std::string ascii;
+          if (toAsciiDomain(domain, ascii, &error)) {
+            domain = std::move(ascii);
+          } else {
+            domain = "\x01" + domain;  // a unit of its own, failed by the shard with `error`
+          }
+        }
         auto [it, fresh] = domainIndex_.try_emplace(domain, units.size());
         if (fresh) {
           units.push_back(std::make_unique<Unit>());
           units.back()->msg = msg;
-          units.back()->domain = domain;
+          if (error.empty()) {
+            units.back()->domain = domain;
+          } else {
+            units.back()->domainError = error;
+          }
         }
         Unit& u = *units[it->second];
         u.rcpts.push_back(static_cast<std::uint16_t>(i));

@@ -35,6 +35,7 @@ struct EngineProgress {
   std::uint64_t transactionsBdat = 0; // transactions whose body went as BDAT
   std::uint64_t transactionsData = 0; // ... as DATA
   std::uint64_t transactions8bit = 0; // ... declared BODY=8BITMIME
+  std::uint64_t transactionsConverted = 0;  // ... sent as a variant converted for the peer (engine/mime)
   std::uint64_t transactionsTls = 0;  // ... over TLS
   std::uint64_t transactionsPipelined = 0;
 };

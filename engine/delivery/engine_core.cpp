@@ -6,6 +6,7 @@
 
 #include "engine/delivery/bounce.hpp"
 #include "engine/delivery/envelope.hpp"
+#include "engine/mime/mime.hpp"
 
 namespace sluice::delivery {
 
@@ -26,6 +27,7 @@ EngineProgress Counters::snapshot() const {
   p.transactionsBdat = r(transactionsBdat);
   p.transactionsData = r(transactionsData);
   p.transactions8bit = r(transactions8bit);
+  p.transactionsConverted = r(transactionsConverted);
   p.transactionsTls = r(transactionsTls);
   p.transactionsPipelined = r(transactionsPipelined);
   return p;
@@ -87,6 +89,13 @@ void EngineCore::finishMessage(MessageTracker& msg, ops::DeliveryLog* log) {
     spool_.release(msg.id(), now);  // given back untouched: due again at once (after a restart)
   }
   if (!failed.empty()) settleFailed(msg, failed);
+  if (next && !deferred.empty()) reportDelayed(msg, deferred);
+  std::vector<RelayedRecipient> relayed;
+  {
+    std::lock_guard<std::mutex> lock(msg.mu);
+    relayed.swap(msg.relayed);
+  }
+  if (!relayed.empty()) reportRelayed(msg, relayed);
   if (journalFailed) {
     // The deferral is not on disk (disk full, say): at least let the message come round again in this run.
     spool_.release(msg.id(), next.value_or(now + 60'000));
@@ -116,10 +125,58 @@ void EngineCore::settleFailed(MessageTracker& msg, const std::vector<FailedRecip
   if (reported.empty()) return;
   // The recipients become final only once their report is durable in the spool: a crash (or a failed append)
   // before that leaves them pending, so the sender is never left without the failure report.
+  std::vector<DsnRecipient> blocks;
+  for (const auto& f : reported) {
+    DsnRecipient r = reportBlock(msg, f.index, DsnRecipient::Action::Failed);
+    r.status = f.status;
+    r.remoteMta = f.remoteMta;
+    r.diagnostic = f.diagnostic;
+    blocks.push_back(std::move(r));
+  }
+  const std::int64_t retryAt = retry_.nextAttemptMs(attempt, msg.view.arrivalMs(), wallMs()).value_or(wallMs());
+  auto deferAll = [this, id, attempt, reported, retryAt] {
+    for (const auto& f : reported)
+      spool_.recordOutcome(id, f.index, queue::Outcome::Deferred, retryAt, attempt, "bounce not queued");
+  };
+  const bool ret = msg.mailParams.ret == smtp::DsnRet::Full;
+  queueReport(msg, std::move(blocks), ret, [reported, journalBounced, deferAll](ReportFate fate) {
+    if (fate == ReportFate::Durable || fate == ReportFate::Unbuildable) {
+      // Unbuildable: reported by the log; journal anyway so the message does not loop.
+      for (const auto& f : reported) journalBounced(f);
+    } else {
+      deferAll();
+    }
+  });
+}
+
+DsnRecipient EngineCore::reportBlock(MessageTracker& msg, std::uint16_t index, DsnRecipient::Action action) const {
+  auto rv = msg.view.recipient(index);
+  smtp::RcptParams params;
+  parseRcptParams(rv.params, params);
+  DsnRecipient r;
+  r.finalRecipient = std::string(rv.address);
+  if (!params.orcpt.empty()) r.originalRecipient = params.orcptType + ";" + params.orcpt;
+  r.action = action;
+  r.lastAttemptMs = wallMs();
+  return r;
+}
+
+void EngineCore::queueReport(MessageTracker& msg, std::vector<DsnRecipient> blocks, bool returnFull,
+                             std::function<void(ReportFate)> done) {
+  DsnInput in;
+  in.reportingMta = config_.hostname;
+  in.originalEnvelopeId = msg.mailParams.envid;
+  in.arrivalMs = msg.view.arrivalMs();
+  in.nowMs = wallMs();
+  in.originalSender = std::string(msg.view.reversePath());
+  in.originalMessage = msg.view.body();
+  in.ret = returnFull ? DsnInput::Return::Full : DsnInput::Return::Headers;
+  in.uniqueId = msg.id();
+  in.recipients = std::move(blocks);
   std::string error;
-  std::optional<DsnMessage> dsn = buildBounce(msg, reported, &error);
+  std::optional<DsnMessage> dsn = buildDsn(in, &error);
   if (!dsn) {
-    for (const auto& f : reported) journalBounced(f);  // cannot be built (reported by the log): do not loop
+    if (done) done(ReportFate::Unbuildable);
     return;
   }
   queue::RecipientIn to{msg.view.reversePath(), ""};
@@ -128,56 +185,71 @@ void EngineCore::settleFailed(MessageTracker& msg, const std::vector<FailedRecip
   m.mailParams = dsn->eightBit ? "BODY=8BITMIME" : "";
   m.recipients = std::span<const queue::RecipientIn>(&to, 1);
   m.body = dsn->bytes;
-  const std::int64_t retryAt = retry_.nextAttemptMs(attempt, msg.view.arrivalMs(), wallMs()).value_or(wallMs());
-  auto deferAll = [this, id, attempt, reported, retryAt] {
-    for (const auto& f : reported)
-      spool_.recordOutcome(id, f.index, queue::Outcome::Deferred, retryAt, attempt, "bounce not queued");
-  };
+  m.flags = mime::classify(dsn->bytes);
   bouncesPending_.fetch_add(1);
-  auto appended = spool_.append(m, [this, reported, journalBounced, deferAll](queue::MessageId,
-                                                                              const queue::Status& st) {
-    if (st.isOk()) {
-      for (const auto& f : reported) journalBounced(f);
-    } else {
-      deferAll();
-    }
+  auto appended = spool_.append(m, [this, done](queue::MessageId, const queue::Status& st) {
+    if (done) done(st.isOk() ? ReportFate::Durable : ReportFate::NotQueued);
     bouncesPending_.fetch_sub(1);
-    messageFinished();  // the bounce is due now: let the dispatcher look
+    messageFinished();  // the report is due now: let the dispatcher look
   });
   if (appended.isOk()) {
     counters_.bouncesQueued.fetch_add(1, std::memory_order_relaxed);
   } else {
     bouncesPending_.fetch_sub(1);
-    deferAll();
+    if (done) done(ReportFate::NotQueued);
   }
 }
 
-std::optional<DsnMessage> EngineCore::buildBounce(MessageTracker& msg, const std::vector<FailedRecipient>& failed,
-                                                  std::string* error) {
-  DsnInput in;
-  in.reportingMta = config_.hostname;
-  in.originalEnvelopeId = msg.mailParams.envid;
-  in.arrivalMs = msg.view.arrivalMs();
-  in.nowMs = wallMs();
-  in.originalSender = std::string(msg.view.reversePath());
-  in.originalMessage = msg.view.body();
-  in.ret = msg.mailParams.ret == smtp::DsnRet::Full ? DsnInput::Return::Full : DsnInput::Return::Headers;
-  in.uniqueId = msg.id();
-  for (const auto& f : failed) {
-    auto rv = msg.view.recipient(f.index);
-    smtp::RcptParams params;
-    parseRcptParams(rv.params, params);
-    DsnRecipient r;
-    r.finalRecipient = std::string(rv.address);
-    if (!params.orcpt.empty()) r.originalRecipient = params.orcptType + ";" + params.orcpt;
-    r.action = DsnRecipient::Action::Failed;
-    r.status = f.status;
-    r.remoteMta = f.remoteMta;
-    r.diagnostic = f.diagnostic;
-    r.lastAttemptMs = in.nowMs;
-    in.recipients.push_back(std::move(r));
+void EngineCore::reportRelayed(MessageTracker& msg, const std::vector<RelayedRecipient>& relayed) {
+  // RFC 3461 §4.2 / esmtp-rules §6: relayed to a peer without DSN, the success the sender asked for is reported
+  // here as "relayed". The recipients are already journaled Delivered (a crash must not deliver twice), so this
+  // report is best effort.
+  std::vector<DsnRecipient> blocks;
+  for (const auto& r : relayed) {
+    DsnRecipient b = reportBlock(msg, r.index, DsnRecipient::Action::Relayed);
+    b.status = "2.0.0";
+    b.remoteMta = r.remoteMta;
+    b.diagnostic = r.reply;
+    blocks.push_back(std::move(b));
   }
-  return buildDsn(in, error);
+  queueReport(msg, std::move(blocks), false, nullptr);
+}
+
+bool EngineCore::delayWarningDue(unsigned attempt) const {
+  // The message's age at failed attempt k is, by the schedule, the sum of the first k-1 delays (jitter aside).
+  // The warning goes at the first attempt whose age reaches delay_warning_after: once, without extra state.
+  const std::int64_t after = config_.delayWarningAfter.count();
+  std::int64_t age = 0, previous = -1;
+  for (unsigned k = 1; k < attempt; ++k) {
+    previous = age;
+    age += retry_.baseDelayMs(k);
+  }
+  return age >= after && previous < after;
+}
+
+void EngineCore::reportDelayed(MessageTracker& msg, const std::vector<DeferredRecipient>& deferred) {
+  if (!config_.bounces || msg.view.reversePath().empty() || !delayWarningDue(msg.attempt())) return;
+  std::vector<DsnRecipient> blocks;
+  for (const auto& d : deferred) {
+    smtp::RcptParams params;
+    parseRcptParams(msg.view.recipient(d.index).params, params);
+    if (!(params.notify & smtp::NotifyDelay)) continue;  // RFC 3461 §4.1: only when DELAY was asked for
+    DsnRecipient b = reportBlock(msg, d.index, DsnRecipient::Action::Delayed);
+    smtp::EnhancedCode e;
+    std::size_t used = 0;
+    std::size_t sp = d.reply.find(' ');
+    if (sp != std::string::npos && smtp::parseEnhancedCode(std::string_view(d.reply).substr(sp + 1), e, used) &&
+        e.cls == 4) {
+      b.status = e.str();
+    } else {
+      b.status = "4.0.0";
+    }
+    b.remoteMta = d.remoteMta;
+    b.diagnostic = d.reply;
+    b.willRetryUntilMs = retry_.expiresAtMs(msg.view.arrivalMs());
+    blocks.push_back(std::move(b));
+  }
+  if (!blocks.empty()) queueReport(msg, std::move(blocks), false, nullptr);
 }
 
 }  // namespace sluice::delivery

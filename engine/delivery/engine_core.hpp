@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,7 +27,7 @@ namespace sluice::delivery {
 struct Counters {
   std::atomic<std::uint64_t> delivered{0}, bounced{0}, deferred{0}, messagesDone{0}, messagesInFlight{0},
       bouncesQueued{0}, possibleDuplicates{0}, connectionsOpened{0}, connectionsOpen{0}, connectFailures{0},
-      bodyBytes{0}, transactionsBdat{0}, transactionsData{0}, transactions8bit{0}, transactionsTls{0},
+      bodyBytes{0}, transactionsBdat{0}, transactionsData{0}, transactions8bit{0}, transactionsConverted{0}, transactionsTls{0},
       transactionsPipelined{0};
   EngineProgress snapshot() const;
 };
@@ -63,8 +64,20 @@ class EngineCore {
   // Journals the failed recipients Bounced: at once when no report is owed (null reverse-path, NOTIFY without
   // FAILURE, bounces off), otherwise once the bounce (RFC 3464) is durable in the spool (Deferred if it is not).
   void settleFailed(MessageTracker& msg, const std::vector<FailedRecipient>& failed);
-  std::optional<DsnMessage> buildBounce(MessageTracker& msg, const std::vector<FailedRecipient>& failed,
-                                        std::string* error);
+  // What became of a report: durable in the spool, refused by the spool, or not buildable at all.
+  enum class ReportFate { Durable, NotQueued, Unbuildable };
+  // Builds an RFC 3464 report about `blocks` of msg and appends it to the spool (MAIL FROM:<> to the sender);
+  // done (may be empty) learns its fate, on the committer thread once durable.
+  void queueReport(MessageTracker& msg, std::vector<DsnRecipient> blocks, bool returnFull,
+                   std::function<void(ReportFate)> done);
+  // A report block for recipient `index`: addresses, ORCPT, action and time.
+  DsnRecipient reportBlock(MessageTracker& msg, std::uint16_t index, DsnRecipient::Action action) const;
+  // "relayed" reports for recipients delivered to a peer without DSN that asked NOTIFY=SUCCESS (best effort).
+  void reportRelayed(MessageTracker& msg, const std::vector<RelayedRecipient>& relayed);
+  // "delayed" reports for deferred recipients that asked NOTIFY=DELAY, once (see delayWarningDue).
+  void reportDelayed(MessageTracker& msg, const std::vector<DeferredRecipient>& deferred);
+  // True when failed attempt `attempt` is the first whose scheduled age reaches bounces.delay_warning_after.
+  bool delayWarningDue(unsigned attempt) const;
 
   queue::Spool& spool_;
   ops::EngineConfig config_;

@@ -1,10 +1,13 @@
 // inject.cpp: normalising, classifying and durably appending a message (see inject.hpp).
 #include "engine/delivery/inject.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 
 #include "engine/delivery/envelope.hpp"
+#include "engine/delivery/idna.hpp"
+#include "engine/mime/mime.hpp"
 
 namespace sluice::delivery {
 
@@ -62,8 +65,20 @@ std::string checkAddress(std::string_view address) {
 
 queue::Result<queue::MessageId> appendDurably(queue::Spool& spool, InjectMessage& message) {
   normaliseLineEndings(message.body);
-  if (message.params.body == smtp::BodyType::Unspecified && hasEightBit(message.body))
-    message.params.body = smtp::BodyType::EightBitMime;
+  // Classified once, here, and stored with the message (engine/mime): every attempt reads the flags back.
+  const std::uint8_t flags = mime::classify(message.body);
+  if (message.params.body == smtp::BodyType::Unspecified) {
+    if (flags & mime::kBinary) {
+      message.params.body = smtp::BodyType::BinaryMime;
+    } else if (flags & mime::kEightBit) {
+      message.params.body = smtp::BodyType::EightBitMime;
+    }
+  }
+  if ((flags & mime::kEightBitHeaders) || nonAsciiLocalPart(message.from) ||
+      std::any_of(message.to.begin(), message.to.end(),
+                  [](const InjectRecipient& r) { return nonAsciiLocalPart(r.address); })) {
+    message.params.smtpUtf8 = true;  // RFC 6531: an internationalised message
+  }
   std::string mailParams = formatMailParams(message.params);
   std::vector<std::string> rcptParams;
   std::vector<queue::RecipientIn> rcpts;
@@ -75,6 +90,7 @@ queue::Result<queue::MessageId> appendDurably(queue::Spool& spool, InjectMessage
   in.mailParams = mailParams;
   in.recipients = rcpts;
   in.body = message.body;
+  in.flags = flags;
 
   std::mutex mu;
   std::condition_variable cv;

@@ -19,10 +19,6 @@ bool tooManyRecipients(const smtp::Reply& r) {
   return r.enhanced.subject == 5 && r.enhanced.detail == 3;
 }
 
-ops::BodyTransport bodyLabel(const Unit& u) {
-  return u.msg->mailParams.body == smtp::BodyType::EightBitMime ? ops::BodyTransport::EightBitMime
-                                                                : ops::BodyTransport::SevenBit;
-}
 }  // namespace
 
 Shard::Shard(EngineCore& core, unsigned index) : core_(core), index_(index) {}
@@ -112,7 +108,8 @@ void Shard::route(std::unique_ptr<Unit> unit) {
     return;
   }
   if (unit->domain.empty()) {
-    failUnit(std::move(unit), 550, "5.1.3", "recipient address has no domain", true, "");
+    std::string why = unit->domainError.empty() ? "recipient address has no domain" : unit->domainError;
+    failUnit(std::move(unit), 553, "5.1.3", why, true, "");
     return;
   }
   if (!unit->siteKey.empty()) {  // resolved by the shard that forwarded it here
@@ -217,6 +214,11 @@ void Shard::recordResult(Unit& unit, const smtp::RecipientResult& r, const Trans
       status = ops::DeliveryStatus::Delivered;
       core_.spool().recordOutcome(m.id(), idx, queue::Outcome::Delivered, 0, m.attempt(), first);
       c.delivered.fetch_add(1, std::memory_order_relaxed);
+      // RFC 3461 §4.2: a peer without DSN got no NOTIFY; the success the sender asked for is reported by us.
+      if (!t.dsn && (unit.params[r.recipient].notify & smtp::NotifySuccess)) {
+        std::lock_guard<std::mutex> lock(m.mu);
+        m.relayed.push_back({idx, t.where ? t.where->host : std::string(), first});
+      }
       break;
     case smtp::Outcome::PermanentFailure: {
       status = ops::DeliveryStatus::Bounced;  // journaled with its bounce when the attempt ends
@@ -256,8 +258,8 @@ void Shard::unitFinished(std::unique_ptr<Unit> unit, Site& site) {
   if (unit->attempted) {
     c.bodyBytes.fetch_add(unit->msg->view.body().size(), std::memory_order_relaxed);
     (unit->usedChunking ? c.transactionsBdat : c.transactionsData).fetch_add(1, std::memory_order_relaxed);
-    if (unit->msg->mailParams.body == smtp::BodyType::EightBitMime)
-      c.transactions8bit.fetch_add(1, std::memory_order_relaxed);
+    if (unit->body == ops::BodyTransport::EightBitMime) c.transactions8bit.fetch_add(1, std::memory_order_relaxed);
+    if (unit->body == ops::BodyTransport::Converted) c.transactionsConverted.fetch_add(1, std::memory_order_relaxed);
     if (unit->usedTls) c.transactionsTls.fetch_add(1, std::memory_order_relaxed);
     if (unit->usedPipelining) c.transactionsPipelined.fetch_add(1, std::memory_order_relaxed);
   }
@@ -376,7 +378,7 @@ void Shard::log(const Unit& unit, std::size_t pos, ops::DeliveryStatus status, i
     rec.transport.pipelined = t->pipelined;
     rec.transport.tls = t->tls;
   }
-  rec.transport.body = bodyLabel(unit);
+  rec.transport.body = unit.body;
   rec.possibleDuplicate = possibleDuplicate;
   rec.synthesized = synthesized;
   log_.append(rec);

@@ -6,8 +6,8 @@
 // message finishes, the engine records the deferrals (with the next attempt time) and queues a bounce.
 //
 // Threads: a Unit lives on one shard's thread. A MessageTracker is shared by the Units of its message, which may
-// sit on different shards: `partsOpen` is atomic and `mu` guards the lists; nothing else is written after the
-// dispatcher hands the units out.
+// sit on different shards: `partsOpen` is atomic, `mu` guards the lists and `mime.mu` the conversion cache;
+// nothing else is written after the dispatcher hands the units out.
 #pragma once
 
 #include <atomic>
@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/mime/mime.hpp"
+#include "engine/ops/delivery_log.hpp"
 #include "engine/smtp/client_session.hpp"
 #include "queue/spool.hpp"
 #include "resolver/result.hpp"
@@ -39,9 +41,26 @@ struct DeferredRecipient {
   std::string remoteMta;
 };
 
+// Converted variants of one message (engine/mime), planned at most once per target and attempt, shared by the
+// connections (on any shard) that need them. Each slot is empty, a plan, or the reason it cannot be converted.
+struct ConversionCache {
+  std::mutex mu;
+  mime::ConvertResult variants[2];  // by mime::Target
+  bool planned[2] = {false, false};
+};
+
+// A recipient delivered to a peer without DSN that asked NOTIFY=SUCCESS: owed an "Action: relayed" report.
+struct RelayedRecipient {
+  std::uint16_t index = 0;
+  std::string remoteMta;
+  std::string reply;  // the peer's reply, "250 2.0.0 ok"
+};
+
 struct MessageTracker {
   queue::MessageView view;
   smtp::MailParams mailParams;  // parsed once from the stored form
+  std::uint8_t mimeFlags = 0;   // engine/mime classification (stored at intake, or computed when taken)
+  ConversionCache mime;
   std::int64_t takenMs = 0;     // when the dispatcher took it
   std::atomic<int> partsOpen{0};
   std::atomic<bool> abandoned{false};  // some recipients were given back untouched (engine stopping)
@@ -49,6 +68,7 @@ struct MessageTracker {
   std::mutex mu;  // guards the two lists (parts on different shards finish concurrently)
   std::vector<FailedRecipient> failed;
   std::vector<DeferredRecipient> deferred;
+  std::vector<RelayedRecipient> relayed;
 
   queue::MessageId id() const { return view.id(); }
   std::uint16_t attempt() const { return static_cast<std::uint16_t>(view.attempts() + 1); }
@@ -57,7 +77,8 @@ struct MessageTracker {
 // One message's recipients for one destination domain, on one shard.
 struct Unit {
   std::shared_ptr<MessageTracker> msg;
-  std::string domain;
+  std::string domain;       // lower case, A-labels (idna.hpp); "" when the address has no usable domain
+  std::string domainError;  // why domain is empty, when it is not simply missing (an invalid IDN)
   std::vector<std::uint16_t> rcpts;     // recipient indices in the message
   std::vector<std::string_view> addresses;  // parallel to rcpts: views into the pinned mapping (msg->view)
   std::vector<smtp::RcptParams> params;  // parallel to rcpts
@@ -69,6 +90,7 @@ struct Unit {
   std::vector<std::uint32_t> retry;     // positions in rcpts to requeue once the connection is done with it
   bool attempted = false;               // some recipient was sent to a peer
   bool usedChunking = false, usedTls = false, usedPipelining = false;
+  ops::BodyTransport body = ops::BodyTransport::SevenBit;  // how the body went (set when submitted)
 };
 
 }  // namespace sluice::delivery

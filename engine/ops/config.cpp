@@ -367,7 +367,7 @@ void Parser::parseRoot(const YAML::Node& root, EngineConfig& c) {
   walkMap(
       root, "",
       {"hostname", "spool", "threads", "routes", "resolver", "pool", "pipelining", "timeouts", "tls", "retry", "log",
-       "scheduler", "bounces"},
+       "scheduler", "bounces", "mime"},
       [&](std::string_view k, const YAML::Node& v, const std::string& p, const YAML::Mark& km) {
         if (k == "hostname") {
           std::string s;
@@ -475,9 +475,17 @@ void Parser::parseRoot(const YAML::Node& root, EngineConfig& c) {
                     if (k2 == "batch") getUnsigned(v2, p2, km2, 1, 100000, c.scheduler.batch);
                   });
         } else if (k == "bounces") {
-          walkMap(v, p, {"enabled"},
+          walkMap(v, p, {"enabled", "delay_warning_after"},
+                  [&](std::string_view k2, const YAML::Node& v2, const std::string& p2, const YAML::Mark& km2) {
+                    if (k2 == "enabled") getBool(v2, p2, km2, c.bounces);
+                    if (k2 == "delay_warning_after") {
+                      getDuration(v2, p2, km2, milliseconds(0), hours(24 * 30), c.delayWarningAfter);
+                    }
+                  });
+        } else if (k == "mime") {
+          walkMap(v, p, {"non_mime_8bit"},
                   [&](std::string_view, const YAML::Node& v2, const std::string& p2, const YAML::Mark& km2) {
-                    getBool(v2, p2, km2, c.bounces);
+                    getEnum<bool>(v2, p2, km2, {{"bounce", false}, {"wrap", true}}, c.wrapNonMime8bit);
                   });
         }
       });

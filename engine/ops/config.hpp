@@ -74,6 +74,12 @@ struct EngineConfig {
   std::string deliveryLog;  // log.deliveries: a path, "-" = stdout, "" = no delivery log
   SchedulerConfig scheduler;
   bool bounces = true;  // bounces.enabled: generate DSNs for failed recipients
+  // bounces.delay_warning_after: a delay DSN (RFC 3464 "delayed") goes to recipients that asked NOTIFY=DELAY at
+  // the first deferral once the message has waited this long (by the retry schedule's own count of attempts).
+  std::chrono::milliseconds delayWarningAfter{std::chrono::hours(4)};
+  // mime.non_mime_8bit: 8-bit content in a message without MIME structure, for a peer without 8BITMIME:
+  // false = bounce it (5.6.3), true = wrap it as text/plain; charset=utf-8 in quoted-printable.
+  bool wrapNonMime8bit = false;
 
   EngineConfig();  // defaults (hostname = this machine's)
 

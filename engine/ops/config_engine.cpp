@@ -82,6 +82,9 @@ scheduler:
   batch: 1024
 bounces:
   enabled: true
+  delay_warning_after: 4h
+mime:
+  non_mime_8bit: bounce
 )yaml";
 
 constexpr std::string_view kUsage =

@@ -90,6 +90,7 @@ std::string_view bodyLabel(BodyTransport b) {
     case BodyTransport::EightBitMime: return "8bitmime";
     case BodyTransport::SevenBit: return "7bit";
     case BodyTransport::Converted: return "converted";
+    case BodyTransport::BinaryMime: return "binarymime";
   }
   return "7bit";
 }

@@ -17,11 +17,11 @@
 namespace sluice::ops {
 
 enum class DeliveryStatus : std::uint8_t { Delivered, Bounced, Deferred, Expired };
-enum class BodyTransport : std::uint8_t { EightBitMime, SevenBit, Converted };
+enum class BodyTransport : std::uint8_t { EightBitMime, SevenBit, Converted, BinaryMime };
 
 // "delivered", "bounced", "deferred", "expired".
 std::string_view statusLabel(DeliveryStatus s);
-// "8bitmime", "7bit", "converted".
+// "8bitmime", "7bit", "converted", "binarymime".
 std::string_view bodyLabel(BodyTransport b);
 
 struct DeliveryRecord {
