@@ -23,6 +23,7 @@
 #       content type (maintype/subtype, comments and case ignored) and parameters at every node, the same number of
 #       children, the same boundaries; message/* recursed. Containers are labelled 7bit/8bit/binary only (7bit or
 #       nothing with --seven-bit); with --seven-bit a leaf is 7bit, quoted-printable or base64 (RFC 2045 §6.4).
+#       A part that was 7-bit clean already (header and everything below it) may keep its original label.
 #   (d) every leaf's decoded payload equals the original's; for text/* parts CRLF and LF are treated as equal.
 #   (e) header fields are kept: at the top level and in every embedded message, all fields other than
 #       Content-Transfer-Encoding, MIME-Version and Content-Type; in body parts, all fields other than
@@ -158,6 +159,24 @@ def cte(msg):
     return str(h.cte).lower()
 
 
+def seven_bit_clean(part):
+    """True when an original part holds no octet >= 0x80 and no NUL, in its header or anywhere below it."""
+    for _, v in raw_headers(part):
+        if any(ord(ch) >= 0x80 or ch == "\0" for ch in v):
+            return False
+    kids = children(part)
+    if kids is not None:
+        return all(seven_bit_clean(k) for k in kids)
+    raw = part._payload  # the undecoded text (get_payload() would decode it with the part's charset)
+    raw = raw.encode("ascii", "surrogateescape") if isinstance(raw, str) else b""
+    return not any(c >= 0x80 or c == 0 for c in raw)
+
+
+def label_ok(orig, enc, allowed):
+    """A label outside `allowed` is accepted only on a part left as it was because it was 7-bit already."""
+    return enc is None or enc in allowed or (enc == cte(orig) and seven_bit_clean(orig))
+
+
 def canon_text(b):
     return b.replace(b"\r\n", b"\n")
 
@@ -201,8 +220,7 @@ def compare(path, orig, deliv, seven_bit, root):
         raise Mismatch("(c) part %s (%s): %s in the original, %s delivered" % (
             where, ta, "a leaf" if ca is None else "a container", "a leaf" if cb is None else "a container"))
     if cb is not None:
-        allowed = {"7bit"} if seven_bit else CONTAINER_CTES
-        if enc is not None and enc not in allowed:
+        if not label_ok(orig, enc, {"7bit"} if seven_bit else CONTAINER_CTES):
             raise Mismatch("(c) part %s: container %s labelled Content-Transfer-Encoding %s" % (where, tb, enc))
         if len(ca) != len(cb):
             raise Mismatch("(c) part %s (%s): %d children in the original, %d delivered"
@@ -211,7 +229,7 @@ def compare(path, orig, deliv, seven_bit, root):
         for i, (x, y) in enumerate(zip(ca, cb), 1):
             compare("%s.%d" % (path, i) if path else str(i), x, y, seven_bit, embedded)
         return
-    if seven_bit and enc is not None and enc not in SEVEN_BIT_LEAF_CTES:
+    if seven_bit and not label_ok(orig, enc, SEVEN_BIT_LEAF_CTES):
         raise Mismatch("(c) part %s (%s): Content-Transfer-Encoding %s with --seven-bit" % (where, tb, enc))
     da = orig.get_payload(decode=True) or b""
     db = deliv.get_payload(decode=True) or b""

@@ -77,6 +77,13 @@ FRENCH = [
     "",
     "Coût estimé : 1 250 € par personne (hôtel compris).",
     "",
+    "Pour la logistique, merci de confirmer votre participation avant mardi soir, en indiquant si vous",
+    "prendrez le train ou la voiture, et si vous avez besoin d'une place de parking. Les salles sont",
+    "au deuxième étage, porte B ; le code d'entrée vous sera envoyé la veille par message.",
+    "",
+    "Les documents de travail sont sur le serveur partagé, dans le dossier Projets/2024/Juin. Merci de",
+    "les lire avant la séance, en particulier le rapport financier et la note sur le calendrier.",
+    "",
     "Bien à vous,",
     "Amélie",
 ]
@@ -109,10 +116,15 @@ def newsletter_html(target_size, title):
     while size < target_size:
         i += 1
         para = (
-            "<h2>Article n° %d : “Les coulisses de l'été”</h2>\r\n"
-            "<p>Dès l'aube, l'équipe s'est réunie près du château pour préparer la fête ; "
-            "on y a dégusté crème brûlée, pâtés et rösti. Prix : %d,50 € — réservations à l'accueil.</p>\r\n"
-            "<p><a href=\"https://news.example.org/a/%d?utm=é\">Lire la suite »</a></p>\r\n" % (i, i % 97, i)
+            "<table role=\"presentation\" width=\"100%%\" cellpadding=\"0\" cellspacing=\"0\" "
+            "style=\"border-collapse: collapse; margin: 0 auto; max-width: 600px\"><tr>\r\n"
+            "<td style=\"padding: 12px 24px; font-size: 16px; line-height: 24px; color: #333333\">\r\n"
+            "<h2 style=\"margin: 0 0 8px 0; font-size: 20px\">Article n° %d : “Les coulisses de l'été”</h2>\r\n"
+            "<p style=\"margin: 0\">Dès l'aube, l'équipe s'est réunie près du château pour préparer la fête ; "
+            "on y a dégusté crème brûlée et rösti. Prix : %d,50 € — réservations à l'accueil.</p>\r\n"
+            "<p style=\"margin: 8px 0 0 0\"><a href=\"https://news.example.org/articles/2024/06/%d?utm_source="
+            "newsletter&amp;utm_medium=email&amp;utm_campaign=june\" style=\"color: #0066cc\">Lire la suite "
+            "»</a></p>\r\n</td></tr></table>\r\n" % (i, i % 97, i)
         )
         chunks.append(para)
         size += len(para.encode("utf-8"))
