@@ -111,7 +111,8 @@ class Planner {
   // the Literal piece holding `field`.
   std::size_t header(std::string_view entity, const Header& h, std::string field, bool atEnd = false);
 
-  void copy(std::string_view s, bool eightBit);
+  // Appends s (joined to the previous Copy when adjacent); mayBeEightBit false when s is known to be 7-bit.
+  void copy(std::string_view s, bool mayBeEightBit);
   std::size_t literal(std::string s);
   void encoded(Piece::Kind kind, std::string_view s, std::uint64_t outSize);
   bool refuse(std::string enhanced, std::string text) {
@@ -131,9 +132,9 @@ class Planner {
   std::optional<Refusal> refusal_;
 };
 
-void Planner::copy(std::string_view s, bool eightBit) {
+void Planner::copy(std::string_view s, bool mayBeEightBit) {
   if (s.empty()) return;
-  if (eightBit) ++eightBitPieces_;
+  if (mayBeEightBit && detail::hasEightBit(s)) ++eightBitPieces_;
   auto& ps = conv_->pieces_;
   if (!ps.empty() && ps.back().kind == Piece::Kind::Copy &&
       ps.back().input.data() + ps.back().input.size() == s.data()) {
