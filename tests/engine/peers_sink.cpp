@@ -1,6 +1,6 @@
 // peers_sink.cpp: the delivery engine against Postfix's smtp-sink (an independently written receiver) on loopback:
-// HELO fallback when EHLO is refused (-e), 8BITMIME used natively or the message refused and bounced when the
-// peer lacks it (-8), and connection reuse under a small pool limit. The sink dumps every message it accepts, so
+// HELO fallback when EHLO is refused (-e), 8BITMIME used natively, or a non-MIME 8-bit message refused and
+// bounced when the peer lacks it (-8), and connection reuse under a small pool limit. The sink dumps every message it accepts, so
 // envelopes and bytes are checked on the receiving side, and the delivery log's transport fields on ours.
 //
 // Each test starts its own sink (SmtpSink stops it on destruction) and its own temp spool (EngineHarness).
@@ -108,10 +108,11 @@ TEST_CASE("engine vs smtp-sink with 8BITMIME: an 8-bit message goes natively") {
   CHECK(dumps[0].message == crlfToLf(body));
 }
 
-// RFC 6152 §3 / RFC 5321 §2.4: 8-bit data must not go to a peer without 8BITMIME. The protocol core refuses the
-// message before MAIL (554 5.6.3, nothing sent); the engine bounces it for now (issue 7 will convert instead) and
-// the DSN goes to the sender's domain, which the "*" route sends to the same sink.
-TEST_CASE("engine vs smtp-sink -8: an 8-bit message is refused before MAIL and bounced to its sender") {
+// RFC 6152 §3 / RFC 5321 §2.4: 8-bit data must not go to a peer without 8BITMIME. A MIME message is converted
+// (peers_mime.cpp); this one has no MIME structure, so nothing says how to encode it, and under the default
+// policy (mime.non_mime_8bit: bounce) it is refused before MAIL (554 5.6.3, nothing sent) and bounced. The DSN
+// goes to the sender's domain, which the "*" route sends to the same sink.
+TEST_CASE("engine vs smtp-sink -8: a non-MIME 8-bit message is refused before MAIL and bounced to its sender") {
   SmtpSink sink({"-8"});
   REQUIRE(sink.running());
   EngineHarness h(testConfig(loopback(sink.port())));
