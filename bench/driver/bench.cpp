@@ -121,6 +121,10 @@ std::string transportText(const delivery::EngineProgress& p) {
   else if (p.transactionsBdat == 0) s = "DATA";
   else s = "BDAT " + groupDigits(p.transactionsBdat) + " / DATA " + groupDigits(p.transactionsData);
   s += p.transactions8bit == 0 ? ", 7-bit" : p.transactions8bit == t ? ", 8BITMIME" : ", 8BITMIME (some)";
+  if (p.transactionsConverted != 0) {
+    s += p.transactionsConverted == t ? ", converted for the peer"
+                                      : ", converted " + groupDigits(p.transactionsConverted);
+  }
   s += p.transactionsPipelined == 0 ? ", not pipelined" : p.transactionsPipelined == t ? ", pipelined" : ", pipelined (some)";
   s += p.transactionsTls == 0 ? ", no TLS" : p.transactionsTls == t ? ", TLS" : ", TLS (some)";
   return s;
