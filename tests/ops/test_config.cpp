@@ -75,6 +75,8 @@ TEST_CASE("an empty document gives every documented default") {
   CHECK(c.scheduler.maxInFlightMessages == 50000);
   CHECK(c.scheduler.batch == 1024);
   CHECK(c.bounces);
+  CHECK(c.delayWarningAfter == 4h);
+  CHECK_FALSE(c.wrapNonMime8bit);
 }
 
 TEST_CASE("every key is read and mapped into the client and resolver configurations") {
@@ -131,6 +133,9 @@ scheduler:
   batch: 64
 bounces:
   enabled: false
+  delay_warning_after: 30m
+mime:
+  non_mime_8bit: wrap
 )");
   CHECK(c.hostname == "mta1.example.org");
   CHECK(c.spool == "/srv/spool");
@@ -159,6 +164,8 @@ bounces:
   CHECK(c.scheduler.maxInFlightMessages == 1000);
   CHECK(c.scheduler.batch == 64);
   CHECK_FALSE(c.bounces);
+  CHECK(c.delayWarningAfter == 30min);
+  CHECK(c.wrapNonMime8bit);
 
   const sluice::smtp::ClientConfig cc = c.clientConfig();
   CHECK(cc.heloName == "mta1.example.org");
@@ -229,6 +236,8 @@ TEST_CASE("each kind of error names its line and column") {
       {"bogus: 1\n", "cfg.yaml:1:1: unknown key 'bogus'"},
       {"spool: x\nthreds: 2\n", "cfg.yaml:2:1: unknown key 'threds' (did you mean 'threads'?)"},
       {"tls:\n  policy: require\n  verify: true\n", "cfg.yaml:3:3: unknown key 'tls.verify'"},
+      {"mime:\n  non_mime_8bit: convert\n",
+       "cfg.yaml:2:18: mime.non_mime_8bit: expected one of bounce|wrap, got 'convert'"},
       {"threads: 257\n", "cfg.yaml:1:10: threads: 257 is out of range: expected an integer in 0..256"},
       {"threads: many\n", "cfg.yaml:1:10: threads: expected an integer in 0..256, got 'many'"},
       {"threads: -1\n", "cfg.yaml:1:10: threads: expected an integer in 0..256, got '-1'"},
