@@ -244,7 +244,11 @@ bool Planner::multipart(std::string_view entity, const Header& h, const ContentT
     if (d->close) {
       const std::string_view epilogue = body.substr(d->end);
       const Scan es = detail::scan(epilogue);
-      if (es.fits(sevenBit_)) copy(epilogue, es.eightBit);
+      if (es.fits(sevenBit_)) {
+        copy(epilogue, es.eightBit);
+      } else if (endsWithCrlf(epilogue) && !endsWithCrlf(body.substr(d->start, d->end - d->start))) {
+        literal("\r\n");  // a close delimiter ending in a bare LF: the output still ends with CRLF
+      }
       return true;
     }
     const std::optional<Delimiter> next = findDelimiter(body, ct.boundary, d->end);

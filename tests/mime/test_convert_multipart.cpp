@@ -259,3 +259,13 @@ TEST_CASE("many parts: every one converted, the plan stays proportional to the p
   // Per part: delimiter + header (one Copy), the CTE field, the empty line, the encoded content.
   CHECK(c->pieces().size() <= 4u * parts + 4);
 }
+
+TEST_CASE("robustness: a close delimiter ending in a bare LF, then a dropped 8-bit epilogue: output ends with CRLF") {
+  // Intake normalises line endings; the converter must still keep its invariants on what it is given.
+  const std::string msg =
+      "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n"
+      "x\r\n--b1--\nepilogue \xC3\xA9\r\n";
+  auto c = planOk(msg);
+  const std::string out = checkedOutput(c, msg, Target::SevenBit);
+  CHECK(out.substr(out.size() - 9) == "--b1--\n\r\n");
+}
