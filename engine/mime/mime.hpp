@@ -153,9 +153,9 @@ using ConvertResult = std::variant<std::shared_ptr<const Conversion>, Refusal>;
 // 8-bit or binary leaves are re-encoded: text/* with whichever of quoted-printable and base64 is shorter for
 // that part (both sizes are counted), anything else with base64. Containers (multipart/*, message/rfc822) are
 // never encoded: they are walked and relabelled 7bit (8bit for Target::EightBit when 8-bit octets remain).
-// Refused: 8-bit content in message/partial or message/external-body (5.6.3), 8-bit octets in a header the
-// conversion cannot encode (top-level or nested; 5.6.3), non-MIME 8-bit under NonMimePolicy::Bounce (5.6.3),
-// nesting deeper than maxDepth (5.6.3).
+// Refused (554): 8-bit octets in the top-level header for Target::SevenBit (5.6.7, needs SMTPUTF8); 8-bit content
+// in message/partial or message/external-body, 8-bit octets in a nested part's header for Target::SevenBit, a NUL
+// in any header, non-MIME 8-bit under NonMimePolicy::Bounce, nesting deeper than maxDepth (all 5.6.3).
 ConvertResult convert(std::string_view message, const ConvertOptions& options);
 
 }  // namespace sluice::mime
