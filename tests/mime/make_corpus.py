@@ -436,6 +436,76 @@ def build():
         header("Mislabelled 7bit", ["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 7bit"]) +
         lines("", "Étiqueté 7bit mais accentué : où est l'erreur ?"))
 
+    # 41: a part labelled quoted-printable that also holds raw 8-bit octets (a broken but common label): what a
+    # decoder reads must survive, so the raw octets have to become =XX (or the part be re-encoded from its decoding).
+    add("41-qp-label-raw-8bit.eml",
+        header("QP with raw 8bit", ["Content-Type: text/plain; charset=utf-8",
+                                    "Content-Transfer-Encoding: quoted-printable"]) +
+        lines("", "D=C3=A9j=C3=A0 encod=C3=A9, mais ceci ne l'est pas : ça, où.", "soft break=", "here."))
+
+    # 42: a message that is all header: no empty line, no body.
+    add("42-header-only.eml",
+        header("Header only", ["Content-Type: text/plain; charset=us-ascii"]))
+
+    # 43: a multipart labelled binary (a container may be 7bit, 8bit or binary) holding 8-bit text and a
+    # message/rfc822 labelled binary: both labels must become 7bit for a 7-bit peer.
+    add("43-container-labelled-binary.eml",
+        header("Binary container", ['Content-Type: multipart/mixed; boundary="mix-43"',
+                                    "Content-Transfer-Encoding: binary"]) +
+        lines("", "--mix-43", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "",
+              "Conteneur étiqueté binary.", "--mix-43", "Content-Type: message/rfc822",
+              "Content-Transfer-Encoding: binary", "", "From: inner@example.com", "Subject: inner",
+              "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "",
+              "Message intérieur.", "--mix-43--"))
+
+    # 44: multiparts nested 40 deep around one 8-bit leaf: deeper than the converter's limit (32), refused 5.6.3
+    # for a 7-bit peer; an 8BITMIME peer takes it as it is.
+    deep = [""]
+    for d in range(40):
+        deep += ["--deep-%d" % d, 'Content-Type: multipart/mixed; boundary="deep-%d"' % (d + 1), ""]
+    deep += ["--deep-40", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "",
+             "Tout au fond : été."]
+    for d in range(40, -1, -1):
+        deep += ["--deep-%d--" % d]
+    add("44-deep-nesting-40.eml",
+        header("Deep nesting", ['Content-Type: multipart/mixed; boundary="deep-0"']) + lines(*deep),
+        "refuse:5.6.3", "deliver")
+
+    # 45: multipart/mixed without a boundary parameter, with 8-bit content: nothing says where the parts are,
+    # and a multipart may not be encoded, so a 7-bit peer cannot get it (5.6.3).
+    add("45-multipart-no-boundary-8bit.eml",
+        header("No boundary", ["Content-Type: multipart/mixed"]) +
+        lines("", "--guess", "Content-Type: text/plain; charset=utf-8", "", "Où est la frontière ?", "--guess--"),
+        "refuse:5.6.3", "deliver")
+
+    # 46: raw UTF-8 in a body part's header (an attachment's filename): a header cannot be re-encoded (5.6.3).
+    add("46-part-header-8bit-filename.eml",
+        header("8bit filename", ['Content-Type: multipart/mixed; boundary="mix-46"']) +
+        lines("", "--mix-46", "Content-Type: text/plain; charset=us-ascii", "", "CV attached.", "--mix-46",
+              'Content-Type: application/pdf; name="résumé.pdf"',
+              'Content-Disposition: attachment; filename="résumé.pdf"', "Content-Transfer-Encoding: base64", "",
+              "JVBERi0xLjQK", "--mix-46--"), "refuse:5.6.3", "deliver")
+
+    # 47: long runs of white space in 8-bit text: trailing white space longer than a quoted-printable line, so
+    # the encoded white space spans soft line breaks and only the last octet before the hard break is =20 / =09.
+    add("47-qp-long-whitespace.eml",
+        header("Long white space", ["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit"]) +
+        lines("", " " * 200, "\t" * 80 + "é", "é" + " " * 100, "x" + " \t" * 60, "é" + "\t" * 75 + "=", "end"))
+
+    # 48: a part with its Content-Transfer-Encoding field twice (8bit, then 8bit again).
+    add("48-duplicate-cte.eml",
+        header("Duplicate CTE", ['Content-Type: multipart/mixed; boundary="mix-48"']) +
+        lines("", "--mix-48", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit",
+              "Content-Description: between the two", "Content-Transfer-Encoding: 8bit", "",
+              "Deux fois l'en-tête : déjà vu.", "--mix-48--"))
+
+    # 49: a 7-bit message with a 1200-octet header line (RFC 5322 §2.1.1 allows 998): it can only travel folded.
+    refs = " ".join("<ref%04d.%s@lists.example.org>" % (i, "x" * 8) for i in range(36))
+    assert len("References: " + refs) > 1100
+    add("49-long-header-line.eml",
+        header("Long header line", ["Content-Type: text/plain; charset=us-ascii", "References: " + refs]) +
+        lines("", "The References field above is one line of more than 998 octets."))
+
     return files
 
 
