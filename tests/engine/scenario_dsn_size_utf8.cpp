@@ -662,7 +662,7 @@ TEST_CASE("dsn/failed: 550 to RCPT: NEVER and SUCCESS-only get no report, RET=HD
 
 // RFC 6531 §3.2-§3.4: a non-ASCII local part or raw UTF-8 header fields go with SMTPUTF8 on MAIL to a peer that
 // offers it.
-TEST_CASE("dsn/smtputf8: a UTF-8 mailbox and a UTF-8 Subject go with SMTPUTF8 to sluice sink") {
+TEST_CASE("dsn/smtputf8: UTF-8 mailboxes (recipient, sender) and a UTF-8 Subject go with SMTPUTF8 to sluice sink") {
   SluiceSink peer(sink::SinkOptions{});
   REQUIRE_MESSAGE(peer.started(), peer.error());
   EngineHarness h(enginetest::testConfig(peer.endpoint()));
@@ -671,13 +671,17 @@ TEST_CASE("dsn/smtputf8: a UTF-8 mailbox and a UTF-8 Subject go with SMTPUTF8 to
       "From: sender@src.test\r\nSubject: Gr\xC3\xBC\xC3\x9F" "e aus K\xC3\xB6ln\r\n\r\nplain body\r\n";
   queueMessage(h, "sender@src.test", {{"j\xC3\xB6rg@utf8.test"}}, ascii);
   queueMessage(h, "sender@src.test", {{"plain@utf8.test"}}, utf8Subject);
+  queueMessage(h, "j\xC3\xB6rg@src.test", {{"reply@utf8.test"}}, ascii);  // a UTF-8 reverse-path alone
   RunReport r = h.run(guarded());
   REQUIRE_MESSAGE(r.created, r.createError);
   CHECK_FALSE(r.stoppedByWatchdog);
-  CHECK(r.progress.delivered == 2);
+  CHECK(r.progress.delivered == 3);
   CHECK(r.progress.bounced == 0);
   const auto stored = peer.messages();
-  REQUIRE(stored.size() == 2);
+  REQUIRE(stored.size() == 3);
+  const auto c = withEnvelope(stored, "from=<j\xC3\xB6rg@src.test>; to=<reply@utf8.test>;");
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].envelope.find("smtputf8=yes") != std::string::npos);
   const auto a = withEnvelope(stored, "to=<j\xC3\xB6rg@utf8.test>");
   REQUIRE(a.size() == 1);
   CHECK(a[0].envelope.find("smtputf8=yes") != std::string::npos);
@@ -732,16 +736,14 @@ TEST_CASE("dsn/smtputf8: a UTF-8 mailbox and a UTF-8 Subject to smtp-sink (no SM
   REQUIRE(aboutJoerg != nullptr);
   CHECK_MESSAGE(namesUtf8Recipient(aboutJoerg->message, "j\\x{F6}rg@utf8.test", "j\xC3\xB6rg@utf8.test"),
                 aboutJoerg->message);
-  const auto more = peer.waitDumps(3, Millis(500));  // a short look for anything beyond the reports
-  CHECK(more.size() == 2);
 }
 
 // ---- 7. IDN (§8, edge case 22)
 
-// RFC 5891 / RFC 6531 §3.2: a domain with non-ASCII labels is routed, looked up and sent as A-labels; it needs no
-// SMTPUTF8 at the peer (sluice sink with SMTPUTF8 off). Routes name only the A-labels: a domain not converted
-// would fall to "*", a different receiver. A domain IDNA2008 disallows ("♥") fails with 553 5.1.3 without a
-// connection to anyone but the sender's (for the report).
+// RFC 5891 / RFC 6531 §3.2: a domain with non-ASCII labels (recipient or sender) is routed, looked up and sent as
+// A-labels; it needs no SMTPUTF8 at the peer (sluice sink with SMTPUTF8 off). Routes name only the A-labels: a
+// domain not converted would fall to "*", a different receiver. A domain IDNA2008 disallows ("♥") fails with
+// 553 5.1.3 without a connection to anyone but the sender's (for the report).
 TEST_CASE("dsn/idn: IDN domains sent as A-labels to a peer without SMTPUTF8; an invalid IDN bounced 553 5.1.3") {
   sink::SinkOptions so;
   so.smtpUtf8 = false;
@@ -758,7 +760,7 @@ TEST_CASE("dsn/idn: IDN domains sent as A-labels to a peer without SMTPUTF8; an 
   const std::string primer = "info@\xD0\xBF\xD1\x80\xD0\xB8\xD0\xBC\xD0\xB5\xD1\x80.test";
   const std::string bad = "x@i\xE2\x99\xA5mail.example";
   queueMessage(h, "sender@src.test", {{buecher}}, body);
-  queueMessage(h, "sender@src.test", {{primer}}, body);
+  queueMessage(h, "news@b\xC3\xBC" "cher.example", {{primer}}, body);  // an IDN reverse-path too
   queueMessage(h, "sender@src.test", {{bad}}, body);
   RunReport r = h.run(guarded());
   REQUIRE_MESSAGE(r.created, r.createError);
@@ -779,9 +781,10 @@ TEST_CASE("dsn/idn: IDN domains sent as A-labels to a peer without SMTPUTF8; an 
   for (const auto& s : {s1[0], s2[0]}) {
     INFO(s.envelope);
     CHECK(s.envelope.find("smtputf8=no") != std::string::npos);
-    CHECK(s.envelope.find("from=<sender@src.test>") != std::string::npos);
     CHECK(s.body == body);
   }
+  CHECK(s1[0].envelope.find("from=<sender@src.test>;") != std::string::npos);
+  CHECK(s2[0].envelope.find("from=<news@xn--bcher-kva.example>;") != std::string::npos);
 
   const LogLine l = lineOf(r.log, bad);
   INFO(l.raw);
