@@ -257,6 +257,9 @@ const Open kOpen[] = {
     {"49-long-header-line.eml", Target::SevenBit,
      "a header line over 998 octets is copied unfolded (RFC 5322 §2.1.1, RFC 5321 §4.5.3.1.6)"},
     {"49-long-header-line.eml", Target::EightBit, "the same for the 8-bit target"},
+    {"50-rfc2231-boundary.eml", Target::SevenBit,
+     "a boundary given with RFC 2231 continuations (boundary*0, boundary*1) is not understood: refused 5.6.3 as "
+     "a multipart without boundary"},
 };
 
 const Open* openIssue(const std::string& name, Target target) {

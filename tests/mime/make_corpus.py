@@ -506,6 +506,12 @@ def build():
         header("Long header line", ["Content-Type: text/plain; charset=us-ascii", "References: " + refs]) +
         lines("", "The References field above is one line of more than 998 octets."))
 
+    # 50: the boundary given with RFC 2231 parameter continuations (boundary*0, boundary*1; RFC 2231 §3).
+    add("50-rfc2231-boundary.eml",
+        header("RFC 2231 boundary", ['Content-Type: multipart/mixed; boundary*0="mix-";', ' boundary*1="50"']) +
+        lines("", "--mix-50", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "",
+              "Frontière en deux morceaux.", "--mix-50--"))
+
     return files
 
 
