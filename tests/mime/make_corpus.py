@@ -512,6 +512,19 @@ def build():
         lines("", "--mix-50", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "",
               "Frontière en deux morceaux.", "--mix-50--"))
 
+    # 51: dot lines in the converted stream (RFC 5321 §4.5.2: the DATA path stuffs them): 8-bit lines where a
+    # quoted-printable soft break lands just before a "." (for every nearby break position), and copied 7-bit
+    # dot lines right at the start of a copied slice: the preamble after the container's relabelled header, a 7-bit
+    # part, and the epilogue.
+    add("51-dots-in-converted-stream.eml",
+        header("Dots in conversion", ['Content-Type: multipart/mixed; boundary="mix-51"',
+                                      "Content-Transfer-Encoding: 8bit"]) +
+        lines("", ".", "..preamble", "--mix-51", "Content-Type: text/plain; charset=utf-8",
+              "Content-Transfer-Encoding: 8bit", "",
+              *["x" * k + ".é" + "." * (k % 3) for k in range(68, 80)], "..é", ".",
+              "--mix-51", "Content-Type: text/plain; charset=us-ascii", "", ".", "..", ". x", ".",
+              "--mix-51--", ".", "..epilogue", "."))
+
     return files
 
 
