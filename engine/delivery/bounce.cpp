@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "engine/delivery/idna.hpp"
+
 namespace sluice::delivery {
 
 namespace {
@@ -36,9 +38,59 @@ std::string sanitiseText(std::string_view in, std::size_t maxLen) {
   return out;
 }
 
-// An address for a field: control octets dropped, 8-bit octets as '?', one pair of enclosing angle brackets removed.
-std::string sanitiseAddress(std::string_view in) {
-  std::string out = sanitiseText(in, kDsnMaxDiagnostic);
+// Length of the valid UTF-8 sequence at in[i] (RFC 3629: no overlongs, no surrogates, <= U+10FFFF), 0 if none;
+// its code point in *cp.
+std::size_t utf8Sequence(std::string_view in, std::size_t i, std::uint32_t* cp) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(in[i + k]); };
+  const unsigned char c = b(0);
+  std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+  if (n == 0 || c >= 0xF5 || i + n > in.size()) return 0;
+  std::uint32_t v = c & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((b(k) & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (b(k) & 0x3F);
+  }
+  if ((n == 3 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) || (n == 4 && (v < 0x10000 || v > 0x10FFFF))) return 0;
+  *cp = v;
+  return n;
+}
+
+// An address for the report: control octets and white space dropped, one pair of enclosing angle brackets
+// removed. `utf8` keeps valid UTF-8 as it is (a To: field under RFC 6532); otherwise each non-ASCII character
+// (and "\") becomes the RFC 6533 §3 utf-8-addr-xtext escape "\x{HEX}", ASCII-only for message/delivery-status
+// and the text part. Invalid octets become '?'. *international is set when a non-ASCII character was seen.
+std::string sanitiseAddress(std::string_view in, bool utf8 = false, bool* international = nullptr) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size() && out.size() < kDsnMaxDiagnostic;) {
+    const unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      if (c > 0x20 && c != 0x7f) {
+        if (c == '\\' && !utf8) {
+          out += "\\x{5C}";
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+      }
+      ++i;
+      continue;
+    }
+    std::uint32_t cp = 0;
+    const std::size_t n = utf8Sequence(in, i, &cp);
+    if (n == 0) {
+      out.push_back('?');
+      ++i;
+      continue;
+    }
+    if (international) *international = true;
+    if (utf8) {
+      out.append(in.substr(i, n));
+    } else {
+      char hex[16];
+      std::snprintf(hex, sizeof hex, "\\x{%X}", static_cast<unsigned>(cp));
+      out += hex;
+    }
+    i += n;
+  }
   if (out.size() >= 2 && out.front() == '<' && out.back() == '>') out = out.substr(1, out.size() - 2);
   return out;
 }
@@ -226,6 +278,7 @@ const char* introFor(Action a) {
 struct CleanRecipient {
   std::string finalRecipient, originalRecipient, status, remoteMta, diagnostic;
   const DsnRecipient* src;
+  bool international = false;  // finalRecipient is in the utf-8 address type (RFC 6533 §3)
 };
 
 std::string buildText(const std::string& mta, const std::vector<CleanRecipient>& rs, bool fullReturned) {
@@ -267,7 +320,7 @@ std::string buildStatus(const DsnInput& in, const std::string& mta, const std::v
   for (const CleanRecipient& r : rs) {
     s.append(kCrlf);
     if (!r.originalRecipient.empty()) appendField(s, "Original-Recipient", r.originalRecipient);
-    appendField(s, "Final-Recipient", "rfc822; " + r.finalRecipient);
+    appendField(s, "Final-Recipient", (r.international ? "utf-8; " : "rfc822; ") + r.finalRecipient);
     appendField(s, "Action", dsnActionName(r.src->action));
     appendField(s, "Status", r.status);
     if (!r.remoteMta.empty()) appendField(s, "Remote-MTA", "dns; " + r.remoteMta);
@@ -316,7 +369,9 @@ std::string rfc5322Date(std::int64_t unixMs) {
 }
 
 std::optional<DsnMessage> buildDsn(const DsnInput& in, std::string* error) {
-  const std::string sender = sanitiseAddress(in.originalSender);
+  // The report's To: keeps a UTF-8 mailbox as it is (RFC 6532: the report then needs SMTPUTF8, as the sender's
+  // address does anyway); an internationalised domain alone goes as A-labels so no SMTPUTF8 is needed.
+  const std::string sender = sanitiseAddress(asciiDomainAddress(sanitiseAddress(in.originalSender, true)), true);
   if (sender.empty()) {
     fail(error, "null reverse-path: a report is never sent about a report (RFC 5321 6.1, RFC 3464 2)");
     return std::nullopt;
@@ -336,8 +391,10 @@ std::optional<DsnMessage> buildDsn(const DsnInput& in, std::string* error) {
   std::vector<CleanRecipient> rs;
   rs.reserve(in.recipients.size());
   for (const DsnRecipient& r : in.recipients) {
-    CleanRecipient c{sanitiseAddress(r.finalRecipient), sanitiseText(r.originalRecipient, kDsnMaxDiagnostic),
-                     statusFor(r), sanitiseHost(r.remoteMta), sanitiseText(r.diagnostic, kDsnMaxDiagnostic), &r};
+    bool international = false;
+    std::string final = sanitiseAddress(r.finalRecipient, false, &international);
+    CleanRecipient c{std::move(final), sanitiseText(r.originalRecipient, kDsnMaxDiagnostic), statusFor(r),
+                     sanitiseHost(r.remoteMta), sanitiseText(r.diagnostic, kDsnMaxDiagnostic), &r, international};
     // An ORCPT without its address type gets the only type RFC 3461 defines for SMTP.
     if (!c.originalRecipient.empty() && c.originalRecipient.find(';') == std::string::npos)
       c.originalRecipient = "rfc822;" + c.originalRecipient;

@@ -204,6 +204,7 @@ void EngineCore::reportRelayed(MessageTracker& msg, const std::vector<RelayedRec
   // RFC 3461 §4.2 / esmtp-rules §6: relayed to a peer without DSN, the success the sender asked for is reported
   // here as "relayed". The recipients are already journaled Delivered (a crash must not deliver twice), so this
   // report is best effort.
+  if (!config_.bounces || msg.view.reversePath().empty()) return;
   std::vector<DsnRecipient> blocks;
   for (const auto& r : relayed) {
     DsnRecipient b = reportBlock(msg, r.index, DsnRecipient::Action::Relayed);

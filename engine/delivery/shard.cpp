@@ -108,8 +108,9 @@ void Shard::route(std::unique_ptr<Unit> unit) {
     return;
   }
   if (unit->domain.empty()) {
+    // The text is what a report shows as the diagnostic: an SMTP reply of our own (RFC 3464 §2.3.6).
     std::string why = unit->domainError.empty() ? "recipient address has no domain" : unit->domainError;
-    failUnit(std::move(unit), 553, "5.1.3", why, true, "");
+    failUnit(std::move(unit), 553, "5.1.3", "553 5.1.3 " + why, true, "");
     return;
   }
   if (!unit->siteKey.empty()) {  // resolved by the shard that forwarded it here
@@ -224,8 +225,9 @@ void Shard::recordResult(Unit& unit, const smtp::RecipientResult& r, const Trans
       status = ops::DeliveryStatus::Bounced;  // journaled with its bounce when the attempt ends
       c.bounced.fetch_add(1, std::memory_order_relaxed);
       std::lock_guard<std::mutex> lock(m.mu);
+      // A refusal of our own (SIZE, 5.6.x before MAIL) names no remote MTA: the peer never said it.
       m.failed.push_back({idx, enhanced, std::to_string(r.reply.code) + " " + text,
-                          t.where ? t.where->host : std::string()});
+                          t.where && !r.synthesized ? t.where->host : std::string()});
       break;
     }
     case smtp::Outcome::TemporaryFailure:
