@@ -216,6 +216,9 @@ const Open kOpen[] = {
      "nothing folds header lines): RFC 5321 §4.5.3.1.6"},
     {"50-rfc2231-boundary.eml", true, false,
      "engine/mime does not read a boundary given with RFC 2231 continuations: refused 5.6.3 instead of converted"},
+    {"52-missing-close-delimiter-binary.eml", true, true,
+     "engine/mime base64-encodes the message's final CRLF into the last part of a multipart without close "
+     "delimiter: the attachment grows by CRLF"},
 };
 
 const Open* openIssue(const std::string& file, bool eightBitPeer) {

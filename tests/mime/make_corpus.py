@@ -525,6 +525,16 @@ def build():
               "--mix-51", "Content-Type: text/plain; charset=us-ascii", "", ".", "..", ". x", ".",
               "--mix-51--", ".", "..epilogue", "."))
 
+    # 52: no close delimiter, and the last part (binary, with NUL octets) must be base64-encoded: its content ends
+    # where the message ends, and the message's final CRLF is not part of it (it is where the delimiter's CRLF
+    # would be; RFC 2046 §5.1.1), so the decoded attachment must not grow a CRLF.
+    rng = Lcg(52)
+    add("52-missing-close-delimiter-binary.eml",
+        header("No close delimiter, binary", ['Content-Type: multipart/mixed; boundary="mix-52"']) +
+        lines("", "--mix-52", "Content-Type: text/plain; charset=us-ascii", "", "Attachment follows.", "--mix-52",
+              "Content-Type: application/octet-stream", "Content-Transfer-Encoding: binary", "",
+              b"\x00\x01" + rng.octets(300, exclude=b"\r\n") + b"\x00"))
+
     return files
 
 
