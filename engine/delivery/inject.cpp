@@ -65,6 +65,7 @@ std::string checkAddress(std::string_view address) {
 
 queue::Result<queue::MessageId> appendDurably(queue::Spool& spool, InjectMessage& message) {
   normaliseLineEndings(message.body);
+  mime::foldLongHeaderLines(message.body);  // RFC 5322 §2.1.1: no header line over 998 octets leaves intake
   // Classified once, here, and stored with the message (engine/mime): every attempt reads the flags back.
   const std::uint8_t flags = mime::classify(message.body);
   if (message.params.body == smtp::BodyType::Unspecified) {

@@ -25,6 +25,8 @@ void Cursor::nextPiece() {
   flushed_ = false;
   qp_ = QuotedPrintableEncoder();
   b64_ = Base64Encoder();
+  requote_ = QuotedPrintableRequoter();
+  rewrap_ = Base64Rewrapper();
 }
 
 std::size_t Cursor::read(char* out, std::size_t max) {
@@ -62,10 +64,11 @@ std::size_t Cursor::read(char* out, std::size_t max) {
     pending_.clear();
     pendingOff_ = 0;
     const std::string_view block = p.input.substr(inPos_, k);
-    if (p.kind == Piece::Kind::QuotedPrintable) {
-      qp_.encode(block, last, pending_);
-    } else {
-      b64_.encode(block, last, pending_);
+    switch (p.kind) {
+      case Piece::Kind::QuotedPrintable: qp_.encode(block, last, pending_); break;
+      case Piece::Kind::Requote: requote_.encode(block, last, pending_); break;
+      case Piece::Kind::Rewrap64: rewrap_.encode(block, last, pending_); break;
+      default: b64_.encode(block, last, pending_); break;
     }
     inPos_ += k;
     flushed_ = last;

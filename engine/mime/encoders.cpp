@@ -2,6 +2,7 @@
 // exact output measures. One state machine serves encode() and measure() (a sink that writes or only counts), so
 // the size a plan declares is the size the cursor produces.
 // Threads: an encoder object is one thread's; measure() is a pure function.
+#include <algorithm>
 #include <cstring>
 
 #include "engine/mime/mime.hpp"
@@ -200,6 +201,111 @@ std::uint64_t Base64Encoder::measure(std::uint64_t inputSize) {
   const std::uint64_t chars = (inputSize + 2) / 3 * 4;
   const std::uint64_t lines = (chars + kB64Line - 1) / kB64Line;
   return chars + (lines - 1) * 2;
+}
+
+// ---- QuotedPrintableRequoter
+
+void QuotedPrintableRequoter::token(std::string_view t, bool breakable, std::string& out) {
+  // A soft break first when the token would pass column 75 (the "=" of a soft break is the 76th character).
+  if (breakable && col_ + static_cast<int>(t.size()) > 75) {
+    out += "=\r\n";
+    col_ = 0;
+  }
+  out.append(t);
+  col_ += static_cast<int>(t.size());
+}
+
+void QuotedPrintableRequoter::encode(std::string_view in, bool last, std::string& out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  auto escaped = [&](unsigned char c) {
+    const char e[3] = {'=', kHex[c >> 4], kHex[c & 15]};
+    token(std::string_view(e, 3), true, out);
+  };
+  for (char ch : in) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (heldCr_) {
+      heldCr_ = false;
+      if (c == '\n') {
+        out += "\r\n";
+        col_ = 0;
+        escapeLeft_ = 0;
+        continue;
+      }
+      escaped('\r');  // a lone CR
+    }
+    if (c == '\r') {
+      heldCr_ = true;
+      continue;
+    }
+    if (c == '\n' || c == 0 || c >= 0x80) {
+      escaped(c);
+      if (escapeLeft_ > 0) escapeLeft_ = 0;  // a broken escape: what follows stands alone
+      continue;
+    }
+    if (escapeLeft_ > 0) {  // the two characters of an existing escape: never split from their "="
+      --escapeLeft_;
+      token(std::string_view(&ch, 1), false, out);
+      continue;
+    }
+    if (c == '=') {
+      // Keep "=XX" together: break before it if the three would not fit.
+      if (col_ + 3 > 75) {
+        out += "=\r\n";
+        col_ = 0;
+      }
+      token("=", false, out);
+      escapeLeft_ = 2;
+      continue;
+    }
+    token(std::string_view(&ch, 1), true, out);
+  }
+  if (last && heldCr_) {
+    heldCr_ = false;
+    escaped('\r');
+  }
+}
+
+std::uint64_t QuotedPrintableRequoter::measure(std::string_view in) {
+  QuotedPrintableRequoter r;
+  std::string scratch;
+  std::uint64_t n = 0;
+  constexpr std::size_t kStep = 4096;
+  std::size_t i = 0;
+  do {
+    const std::size_t k = std::min(kStep, in.size() - i);
+    scratch.clear();
+    r.encode(in.substr(i, k), i + k >= in.size(), scratch);
+    n += scratch.size();
+    i += k;
+  } while (i < in.size());
+  return n;
+}
+
+// ---- Base64Rewrapper
+
+namespace {
+bool base64Char(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+         c == '=';
+}
+}  // namespace
+
+void Base64Rewrapper::encode(std::string_view in, bool, std::string& out) {
+  for (char ch : in) {
+    if (!base64Char(static_cast<unsigned char>(ch))) continue;
+    if (col_ == 76) {
+      out += "\r\n";
+      col_ = 0;
+    }
+    out.push_back(ch);
+    ++col_;
+  }
+}
+
+std::uint64_t Base64Rewrapper::measure(std::string_view in) {
+  std::uint64_t k = 0;
+  for (char ch : in) k += base64Char(static_cast<unsigned char>(ch)) ? 1 : 0;
+  return k == 0 ? 0 : k + 2 * ((k - 1) / 76);
 }
 
 }  // namespace sluice::mime

@@ -4,6 +4,7 @@
 #include "engine/mime/headers.hpp"
 
 #include <cstring>
+#include <map>
 
 #include "engine/mime/scan.hpp"
 
@@ -160,6 +161,50 @@ Header parseHeader(std::string_view entity) {
   return h;
 }
 
+namespace {
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// One RFC 2231 piece of a parameter: `suffix` is what follows "name*": "" or "*" (a single extended value), "N"
+// or "N*" (section N, extended when starred). Extended values are %XX-decoded, the first one after dropping its
+// charset'language' prefix. Sections past 999 are ignored.
+void addContinuation(std::string_view suffix, const std::string& value, std::map<unsigned, std::string>& pieces) {
+  const bool extended = !suffix.empty() && suffix.back() == '*';
+  if (extended) suffix.remove_suffix(1);
+  unsigned n = 0;
+  if (!suffix.empty()) {
+    if (suffix.size() > 3) return;
+    for (char c : suffix) {
+      if (c < '0' || c > '9') return;
+      n = n * 10 + static_cast<unsigned>(c - '0');
+    }
+  }
+  std::string_view text = value;
+  if (extended && n == 0) {  // charset'language'value
+    const std::size_t q1 = text.find('\'');
+    const std::size_t q2 = q1 == std::string_view::npos ? q1 : text.find('\'', q1 + 1);
+    if (q2 != std::string_view::npos) text = text.substr(q2 + 1);
+  }
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (extended && text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 &&
+        hexValue(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  pieces.emplace(n, std::move(out));
+}
+
+}  // namespace
+
 ContentType parseContentType(std::string_view value) {
   ContentType ct;
   Lexer lx{value};
@@ -174,6 +219,7 @@ ContentType parseContentType(std::string_view value) {
   ct.type = lowered(type);
   ct.subtype = lowered(subtype);
   std::string v;
+  std::map<unsigned, std::string> pieces;  // RFC 2231 §3 continuations: boundary*0, boundary*1*, ...
   for (;;) {
     lx.skipCfws();
     if (lx.atEnd() || !lx.take(';')) break;
@@ -187,6 +233,24 @@ ContentType parseContentType(std::string_view value) {
     if (!ct.hasBoundary && equalsLower(attr, "boundary")) {
       ct.hasBoundary = true;
       ct.boundary = v;
+    } else if (attr.size() > 9 && equalsLower(attr.substr(0, 9), "boundary*")) {
+      addContinuation(attr.substr(9), v, pieces);
+    }
+  }
+  if (!ct.hasBoundary && !pieces.empty()) {
+    // Used only when the pieces run 0, 1, 2, ... without a gap.
+    std::string joined;
+    unsigned expect = 0;
+    for (const auto& [n, text] : pieces) {
+      if (n != expect++) {
+        joined.clear();
+        break;
+      }
+      joined += text;
+    }
+    if (!joined.empty()) {
+      ct.hasBoundary = true;
+      ct.boundary = std::move(joined);
     }
   }
   return ct;

@@ -33,6 +33,11 @@ inline constexpr std::uint8_t kMime = 0x10;             // a MIME-Version field 
 // Classifies a whole message (header, blank line, body). A message without a blank line is all header.
 std::uint8_t classify(std::string_view message);
 
+// Intake's header repair (submission only; a relay never repairs, RFC 5321 §6.4): folds every top-level header
+// line over 998 octets at white space (RFC 5322 §2.2.3), leaving a line with no usable white space as it is.
+// The message must have CRLF line endings. Returns how many line breaks were inserted.
+std::size_t foldLongHeaderLines(std::string& message);
+
 // ---- conversion
 enum class Target : std::uint8_t {
   SevenBit,   // for a peer without 8BITMIME: every octet < 0x80, no NUL, lines <= 998 (RFC 5321 §2.4)
@@ -91,6 +96,33 @@ class Base64Encoder {
   int col_ = 0;
 };
 
+// Re-escapes a part labelled quoted-printable whose text nevertheless holds raw octets a 7-bit or 8-bit-safe
+// path cannot carry (>= 0x80, NUL, a lone CR or LF) or lines over 76: those octets become =XX and soft breaks
+// "=\r\n" keep every line at most 76 characters. What the part decodes to is unchanged (a lenient decoder reads a
+// raw octet as itself; a soft break decodes to nothing); existing =XX escapes and soft breaks are never split.
+class QuotedPrintableRequoter {
+ public:
+  void encode(std::string_view in, bool last, std::string& out);
+  static std::uint64_t measure(std::string_view in);
+
+ private:
+  void token(std::string_view t, bool breakable, std::string& out);
+  int col_ = 0;
+  int escapeLeft_ = 0;   // characters of an existing "=XX" still to copy
+  bool heldCr_ = false;  // a CR that is a line break only if an LF follows
+};
+
+// Re-wraps a part labelled base64 whose text holds octets outside the base64 alphabet (8-bit, NUL) or lines over
+// 76: only alphabet characters and "=" are kept (what RFC 2045 §6.8 decoders read anyway), in lines of 76.
+class Base64Rewrapper {
+ public:
+  void encode(std::string_view in, bool last, std::string& out);
+  static std::uint64_t measure(std::string_view in);
+
+ private:
+  int col_ = 0;
+};
+
 // Produces a Conversion's output from its start, chunk by chunk.
 class Cursor {
  public:
@@ -109,15 +141,18 @@ class Cursor {
   bool flushed_ = false;     // the encoder of the current piece was given its last input
   QuotedPrintableEncoder qp_;
   Base64Encoder b64_;
+  QuotedPrintableRequoter requote_;
+  Base64Rewrapper rewrap_;
   std::string pending_;      // encoded octets produced but not yet returned (bounded: one block's encoding)
   std::size_t pendingOff_ = 0;
 };
 
 // One element of a plan.
 struct Piece {
-  enum class Kind : std::uint8_t { Copy, Literal, QuotedPrintable, Base64 };
+  // Requote / Rewrap64: a part already labelled quoted-printable / base64 repaired in place (see the classes).
+  enum class Kind : std::uint8_t { Copy, Literal, QuotedPrintable, Base64, Requote, Rewrap64 };
   Kind kind = Kind::Copy;
-  std::string_view input;  // Copy: the octets to copy; QuotedPrintable / Base64: the octets to encode
+  std::string_view input;  // Copy: the octets to copy; otherwise the octets to encode
   std::string literal;     // Literal: the octets to emit
   std::uint64_t outSize = 0;  // octets this piece produces
 };

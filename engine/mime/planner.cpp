@@ -115,6 +115,8 @@ class Planner {
   void copy(std::string_view s, bool mayBeEightBit);
   std::size_t literal(std::string s);
   void encoded(Piece::Kind kind, std::string_view s, std::uint64_t outSize);
+  // A repair piece (Requote / Rewrap64): counted as neither kind of re-encoded leaf.
+  void encodedAs(Piece::Kind kind, std::string_view s, std::uint64_t outSize);
   bool refuse(std::string enhanced, std::string text) {
     refusal_ = Refusal{554, std::move(enhanced), std::move(text)};
     return false;
@@ -172,6 +174,14 @@ void Planner::encoded(Piece::Kind kind, std::string_view s, std::uint64_t outSiz
   }
 }
 
+void Planner::encodedAs(Piece::Kind kind, std::string_view s, std::uint64_t outSize) {
+  Piece p;
+  p.kind = kind;
+  p.input = s;
+  p.outSize = outSize;
+  conv_->pieces_.push_back(std::move(p));
+}
+
 std::size_t Planner::header(std::string_view entity, const Header& h, std::string field, bool atEnd) {
   const bool eight = h.eightBit;
   std::size_t pos = 0;
@@ -209,11 +219,23 @@ void Planner::leaf(std::string_view entity, const Header& h, const ContentType& 
     copyFitting(entity, h, cte, sc);
     return;
   }
-  // An encoded leaf holding raw 8-bit / binary octets is invalid: its octets are opaque data (base64).
-  const bool opaque = cte == "quoted-printable" || cte == "base64";
   const bool crlf = endsWithCrlf(body);  // keeps "output ends with CRLF" after a base64 body
+  // A leaf already labelled quoted-printable / base64 that still holds raw 8-bit / binary octets (or overlong
+  // lines) is repaired under its own label, so that it decodes to what it decoded to before: raw octets escaped
+  // as =XX (a lenient decoder reads them as themselves), or dropped from base64 (decoders skip them).
+  if (cte == "quoted-printable") {
+    copy(entity.substr(0, h.bodyStart), h.eightBit);
+    encodedAs(Piece::Kind::Requote, body, QuotedPrintableRequoter::measure(body));
+    return;
+  }
+  if (cte == "base64") {
+    copy(entity.substr(0, h.bodyStart), h.eightBit);
+    encodedAs(Piece::Kind::Rewrap64, body, Base64Rewrapper::measure(body));
+    if (crlf) literal("\r\n");
+    return;
+  }
   const std::uint64_t b64 = Base64Encoder::measure(body.size()) + (crlf ? 2 : 0);
-  if (ct.type == "text" && !opaque) {
+  if (ct.type == "text") {
     const std::uint64_t qp = QuotedPrintableEncoder::measure(body);
     if (qp <= b64) {  // measured, not guessed; ties go to quoted-printable (still readable)
       header(entity, h, cteField("quoted-printable"));
@@ -252,9 +274,16 @@ bool Planner::multipart(std::string_view entity, const Header& h, const ContentT
       return true;
     }
     const std::optional<Delimiter> next = findDelimiter(body, ct.boundary, d->end);
-    const std::size_t partEnd = next ? next->start : body.size();
+    std::size_t partEnd = next ? next->start : body.size();
+    // No close delimiter: the last part ends with the container, and a final CRLF is read as the missing
+    // delimiter's (as MIME parsers do), so an encoded last part does not gain a line break.
+    const bool finalCrlf = !next && partEnd - d->end >= 2 && endsWithCrlf(body.substr(d->end));
+    if (finalCrlf) partEnd -= 2;
     if (!walk(body.substr(d->end, partEnd - d->end), depth + 1, digest, false)) return false;
-    if (!next) return true;  // no close delimiter: the last part ended at the end of the container
+    if (!next) {
+      if (finalCrlf) copy(body.substr(partEnd, 2), false);
+      return true;
+    }
     d = next;
   }
 }

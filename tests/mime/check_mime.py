@@ -4,7 +4,7 @@
 # Usage: check_mime.py [--seven-bit] [--expect-identical] [--strip sluice|smtp-sink|none] ORIGINAL DELIVERED
 #
 # ORIGINAL is the message as submitted; it is first normalised the way intake does it (every bare CR or LF becomes
-# CRLF, a final CRLF is added to a non-empty message). DELIVERED is what a receiver stored; --strip removes what
+# CRLF, a final CRLF is added to a non-empty message, header lines over 998 octets are folded at white space). DELIVERED is what a receiver stored; --strip removes what
 # that receiver added:
 #   sluice     `sluice sink --maildir`: one first line "X-Sluice-Envelope: ..." (CRLF), then the exact content.
 #   smtp-sink  Postfix smtp-sink's dump file (-d): X-Client-Addr/-Proto, X-Helo-Args, X-Mail-Args, X-Rcpt-Args
@@ -27,8 +27,9 @@
 #   (d) every leaf's decoded payload equals the original's; for text/* parts CRLF and LF are treated as equal.
 #   (e) header fields are kept: at the top level and in every embedded message, all fields other than
 #       Content-Transfer-Encoding, MIME-Version and Content-Type; in body parts, all fields other than
-#       Content-Transfer-Encoding. Names and raw values, in order.
+#       Content-Transfer-Encoding. Names and raw values (unfolded), in order.
 import argparse
+import re
 import email
 import email.policy
 import sys
@@ -42,7 +43,7 @@ class Mismatch(Exception):
 
 
 def normalise_like_intake(data):
-    """Bare CR and bare LF become CRLF; a non-empty message gets a final CRLF."""
+    """Bare CR and bare LF become CRLF; a non-empty message gets a final CRLF; long header lines are folded."""
     out = bytearray()
     i, n = 0, len(data)
     while i < n:
@@ -58,7 +59,33 @@ def normalise_like_intake(data):
         i += 1
     if out and not out.endswith(b"\r\n"):
         out += b"\r\n"
-    return bytes(out)
+    return fold_long_header_lines(bytes(out))
+
+
+def fold_long_header_lines(data, limit=998):
+    """Intake's header repair (RFC 5322 §2.2.3): a top-level header line over `limit` octets is broken before the
+    last space or tab that keeps each piece within the limit (with something besides white space before it);
+    a line that cannot be brought within the limit stays as it is."""
+    end = data.find(b"\r\n\r\n")
+    head, rest = (data, b"") if end < 0 else (data[:end + 2], data[end + 2:])
+    lines = head.split(b"\r\n")
+    out = []
+    for line in lines:
+        pieces, start, ok = [], 0, True
+        while len(line) - start > limit:
+            cut = -1
+            for i in range(start + limit, start, -1):
+                if line[i] in b" \t":
+                    if line[start:i].strip(b" \t"):
+                        cut = i
+                    break
+            if cut < 0:
+                ok = False
+                break
+            pieces.append(line[start:cut])
+            start = cut
+        out.append(b"\r\n".join(pieces + [line[start:]]) if ok else line)
+    return b"\r\n".join(out) + rest
 
 
 def strip_sluice(data):
@@ -188,12 +215,17 @@ def children(msg):
     return payload if isinstance(payload, list) else [payload]
 
 
+def unfold(value):
+    return re.sub(r"\r?\n(?=[ \t])", "", value)
+
+
 def compare_headers(path, orig, deliv, embedded_root):
     skip = {"content-transfer-encoding"}
     if embedded_root:
         skip |= {"mime-version", "content-type"}
-    a = [(k, v) for k, v in raw_headers(orig) if k.lower() not in skip]
-    b = [(k, v) for k, v in raw_headers(deliv) if k.lower() not in skip]
+    # Compared unfolded (RFC 5322 §2.2.3): intake may fold a header line over 998 octets at white space.
+    a = [(k, unfold(v)) for k, v in raw_headers(orig) if k.lower() not in skip]
+    b = [(k, unfold(v)) for k, v in raw_headers(deliv) if k.lower() not in skip]
     for i in range(max(len(a), len(b))):
         fa = a[i] if i < len(a) else None
         fb = b[i] if i < len(b) else None

@@ -68,8 +68,8 @@ void writeFile(const fs::path& p, std::string_view data) {
   REQUIRE_MESSAGE(out.good(), "cannot write " << p.string());
 }
 
-// Intake's rule (engine/delivery's normaliseLineEndings): a bare CR or LF becomes CRLF; a non-empty message gets
-// a final CRLF. Replicated because test_mime does not link the delivery library.
+// Intake's rule (engine/delivery's appendDurably): a bare CR or LF becomes CRLF; a non-empty message gets
+// a final CRLF; header lines over 998 octets are folded. Replicated because test_mime does not link the delivery library.
 std::string normalise(std::string_view in) {
   std::string out;
   out.reserve(in.size() + 2);
@@ -85,6 +85,7 @@ std::string normalise(std::string_view in) {
     }
   }
   if (!out.empty() && (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0)) out += "\r\n";
+  sluice::mime::foldLongHeaderLines(out);  // intake folds header lines over 998 octets
   return out;
 }
 
@@ -251,24 +252,12 @@ struct Open {
   const char* why;
 };
 const Open kOpen[] = {
-    {"41-qp-label-raw-8bit.eml", Target::SevenBit,
-     "a quoted-printable part with raw 8-bit octets is base64-encoded from its encoded text, so decoding yields "
-     "the quoted-printable source instead of the content (the raw octets should become =XX)"},
-    {"49-long-header-line.eml", Target::SevenBit,
-     "a header line over 998 octets is copied unfolded (RFC 5322 §2.1.1, RFC 5321 §4.5.3.1.6)"},
-    {"49-long-header-line.eml", Target::EightBit, "the same for the 8-bit target"},
-    {"50-rfc2231-boundary.eml", Target::SevenBit,
-     "a boundary given with RFC 2231 continuations (boundary*0, boundary*1) is not understood: refused 5.6.3 as "
-     "a multipart without boundary"},
-    {"52-missing-close-delimiter-binary.eml", Target::SevenBit,
-     "no close delimiter: the message's final CRLF is base64-encoded into the last part (the attachment grows "
-     "by CRLF; quoted-printable happens to agree with a MIME reader)"},
-    {"52-missing-close-delimiter-binary.eml", Target::EightBit, "the same for the 8-bit target"},
+    {nullptr, Target::SevenBit, nullptr},  // none open: add {file, target, why} for a known defect
 };
 
 const Open* openIssue(const std::string& name, Target target) {
   for (const Open& o : kOpen)
-    if (name == o.file && target == o.target) return &o;
+    if (o.file != nullptr && name == o.file && target == o.target) return &o;
   return nullptr;
 }
 

@@ -161,15 +161,75 @@ TEST_CASE("convert: the folded CTE field is replaced whole, continuation lines i
                  "\tcharset=\"utf-8\"\r\n\r\nCet =C3=A9t=C3=A9 il fait beau\r\n") != std::string::npos);
 }
 
-TEST_CASE("convert: a leaf labelled quoted-printable holding raw 8-bit octets is opaque data -> base64") {
-  const std::string body = "=C3=A9 and raw \xC3\xA9\r\n";
+TEST_CASE("convert: a leaf labelled quoted-printable holding raw 8-bit octets keeps its label, raw octets "
+          "escaped, so it decodes as before (RFC 2045 §6.7)") {
+  std::string line(200, 'x');  // a line over 76 characters: soft breaks are added, "=C3" never split
+  const std::string body = "=C3=A9 and raw \xC3\xA9 =\r\nsoft " + line + "=C3=A9\r\n";
   const std::string msg =
       "MIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + body;
   auto c = planOk(msg);
   const std::string out = checkedOutput(c, msg, Target::SevenBit);
-  CHECK(c->base64Leaves() == 1);
-  CHECK(out.find("quoted-printable") == std::string::npos);
-  CHECK(b64Decode(bodyOf(out)) == body);
+  CHECK(c->base64Leaves() == 0);
+  CHECK(c->quotedPrintableLeaves() == 0);  // repaired under its own label, not re-encoded
+  CHECK(out.find("Content-Transfer-Encoding: quoted-printable") != std::string::npos);
+  const std::string enc = bodyOf(out);
+  CHECK(enc.rfind("=C3=A9 and raw =C3=A9 =\r\nsoft ", 0) == 0);
+  CHECK(qpDecode(enc) == qpDecode(body));  // a lenient decoder reads the raw octets as themselves
+  std::size_t ls = 0;
+  while (ls < enc.size()) {
+    std::size_t le = enc.find("\r\n", ls);
+    if (le == std::string::npos) le = enc.size();
+    CHECK(le - ls <= 76);
+    ls = le + 2;
+  }
+}
+
+TEST_CASE("convert: a leaf labelled base64 holding raw 8-bit octets keeps only the base64 alphabet") {
+  std::string body = "w6kg\xC3\xA9YW5k\r\nIHJh";
+  body += '\0';
+  body += "dw==\r\n";
+  const std::string msg = std::string("MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n") +
+                          "Content-Transfer-Encoding: base64\r\n\r\n" + body;
+  auto c = planOk(msg);
+  const std::string out = checkedOutput(c, msg, Target::SevenBit);
+  CHECK(bodyOf(out) == "w6kgYW5kIHJhdw==\r\n");
+  CHECK(b64Decode(bodyOf(out)) == "\xC3\xA9 and raw");
+}
+
+TEST_CASE("foldLongHeaderLines: intake folds a header line over 998 octets at white space, and nothing else") {
+  std::string refs = "References:";
+  for (int i = 0; i < 40; ++i) refs += " <ref" + std::to_string(1000 + i) + ".xxxxxxxxxxxxxxxx@lists.example.org>";
+  REQUIRE(refs.size() > 998);
+  const std::string unbreakable = "X-Token: " + std::string(1200, 'a');
+  std::string msg = "From: a@example.org\r\n" + refs + "\r\n" + unbreakable + "\r\nSubject: s\r\n\r\n" +
+                    std::string(1500, 'b') + " c\r\n";
+  std::string folded = msg;
+  CHECK(sluice::mime::foldLongHeaderLines(folded) == 1);  // about 1,800 octets: one break
+  // Every line of the References field is now <= 998; unfolding gives the original back.
+  const std::size_t start = folded.find("References:");
+  const std::size_t end = folded.find("\r\nX-Token:");
+  std::string field = folded.substr(start, end - start);
+  for (std::size_t ls = 0; ls < field.size();) {
+    std::size_t le = field.find("\r\n", ls);
+    if (le == std::string::npos) le = field.size();
+    CHECK(le - ls <= 998);
+    if (ls > 0) CHECK((field[ls] == ' ' || field[ls] == '\t'));  // continuation lines start with white space
+    ls = le + 2;
+  }
+  std::string unfolded;
+  for (std::size_t i = 0; i < folded.size(); ++i) {
+    if (folded.compare(i, 2, "\r\n") == 0 && i + 2 < folded.size() && (folded[i + 2] == ' ' || folded[i + 2] == '\t')) {
+      ++i;
+      continue;
+    }
+    unfolded += folded[i];
+  }
+  CHECK(unfolded == msg);
+  // The unbreakable field and the body (a long body line is not a header line) are untouched.
+  CHECK(folded.find(unbreakable + "\r\n") != std::string::npos);
+  CHECK(folded.find(std::string(1500, 'b') + " c\r\n") != std::string::npos);
+  std::string again = folded;
+  CHECK(sluice::mime::foldLongHeaderLines(again) == 0);
 }
 
 TEST_CASE("convert: a 7-bit leaf labelled 8bit is copied and relabelled 7bit under SevenBit") {
