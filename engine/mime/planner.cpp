@@ -162,11 +162,7 @@ std::size_t Planner::literal(std::string s) {
 }
 
 void Planner::encoded(Piece::Kind kind, std::string_view s, std::uint64_t outSize) {
-  Piece p;
-  p.kind = kind;
-  p.input = s;
-  p.outSize = outSize;
-  conv_->pieces_.push_back(std::move(p));
+  encodedAs(kind, s, outSize);
   if (kind == Piece::Kind::QuotedPrintable) {
     ++conv_->qpLeaves_;
   } else {

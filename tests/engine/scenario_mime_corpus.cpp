@@ -36,6 +36,7 @@
 #include "bench/sink/sink.hpp"
 #include "engine/mime/mime.hpp"
 #include "tests/engine/harness.hpp"
+#include "tests/mime/corpus_support.hpp"
 
 namespace sluice::enginetest {
 namespace {
@@ -44,11 +45,9 @@ namespace fs = std::filesystem;
 
 const Millis kWait{30000};  // a hang guard for files to appear, not an assertion on speed
 
-fs::path sourceDir() {
-  if (const char* s = std::getenv("SLUICE_SOURCE_DIR"); s != nullptr && *s != '\0') return fs::path(s);
-  return fs::path(__FILE__).parent_path().parent_path().parent_path();
-}
-fs::path corpusDir() { return sourceDir() / "tests" / "mime" / "corpus"; }
+using mimetest::corpusDir;
+using mimetest::runChecker;
+using mimetest::sourceDir;
 
 // One corpus message and what EXPECTED says about it.
 struct CorpusMessage {
@@ -78,22 +77,6 @@ std::vector<CorpusMessage> loadCorpus() {
   }
   REQUIRE(out.size() >= 34);
   return out;
-}
-
-// Runs check_mime.py; returns its exit status, its output in `output`.
-int runChecker(const std::vector<std::string>& flags, const fs::path& original, const fs::path& delivered,
-               std::string& output) {
-  std::string cmd = "/usr/bin/python3 '" + (sourceDir() / "tests" / "mime" / "check_mime.py").string() + "'";
-  for (const auto& f : flags) cmd += " " + f;
-  cmd += " '" + original.string() + "' '" + delivered.string() + "' 2>&1";
-  output.clear();
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) output.append(buf.data(), n);
-  const int status = ::pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 enum class Receiver { SluiceSink, SmtpSink };

@@ -35,6 +35,8 @@
 #include <vector>
 
 #include "engine/mime/mime.hpp"
+#include "tests/mime/corpus_support.hpp"
+#include "tests/mime/mime_support.hpp"
 
 namespace {
 namespace corpus {
@@ -46,13 +48,8 @@ using sluice::mime::ConvertResult;
 using sluice::mime::Refusal;
 using sluice::mime::Target;
 
-fs::path sourceDir() {
-  if (const char* s = std::getenv("SLUICE_SOURCE_DIR"); s != nullptr && *s != '\0') return fs::path(s);
-  return fs::path(__FILE__).parent_path().parent_path().parent_path();
-}
-
-fs::path corpusDir() { return sourceDir() / "tests" / "mime" / "corpus"; }
-fs::path checker() { return sourceDir() / "tests" / "mime" / "check_mime.py"; }
+using sluice::mimetest::corpusDir;
+using sluice::mimetest::runChecker;
 
 std::string readFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -152,31 +149,7 @@ std::uint8_t scanFlags(std::string_view m) {
 
 // The output, read through a fresh cursor in chunks of `chunk` octets.
 std::string readThrough(const std::shared_ptr<const Conversion>& c, std::size_t chunk) {
-  sluice::mime::Cursor cur = c->open();
-  std::string out;
-  std::vector<char> buf(chunk);
-  for (;;) {
-    const std::size_t n = cur.read(buf.data(), chunk);
-    if (n == 0) break;
-    REQUIRE(n <= chunk);
-    out.append(buf.data(), n);
-  }
-  CHECK(cur.done());
-  return out;
-}
-
-// Runs check_mime.py; returns its exit status and puts its output in `output`.
-int runChecker(const std::string& flags, const fs::path& original, const fs::path& delivered, std::string& output) {
-  const std::string cmd = "/usr/bin/python3 '" + checker().string() + "' " + flags + " '" + original.string() +
-                          "' '" + delivered.string() + "' 2>&1";
-  output.clear();
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) output.append(buf.data(), n);
-  const int status = ::pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return sluice::test::readAll(c, chunk);
 }
 
 class Scratch {
@@ -239,7 +212,8 @@ std::string judge(const std::string& name, const std::string& msg, Target target
   writeFile(orig, msg);
   writeFile(got, out);
   std::string report;
-  const int rc = runChecker(target == Target::SevenBit ? "--seven-bit" : "", orig, got, report);
+  const int rc = runChecker(target == Target::SevenBit ? std::vector<std::string>{"--seven-bit"} : std::vector<std::string>{},
+                            orig, got, report);
   if (rc != 0) return "check_mime.py exit " + std::to_string(rc) + ": " + report;
   return "";
 }

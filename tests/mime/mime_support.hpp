@@ -19,6 +19,13 @@ using mime::ConvertOptions;
 using mime::ConvertResult;
 using mime::Refusal;
 
+// Options for the 8-bit-safe target (8BITMIME peer without BINARYMIME).
+inline ConvertOptions eightBit() {
+  ConvertOptions o;
+  o.target = mime::Target::EightBit;
+  return o;
+}
+
 // Reads a whole Conversion through a fresh cursor in chunks of `chunk` octets.
 inline std::string readAll(const std::shared_ptr<const Conversion>& c, std::size_t chunk) {
   mime::Cursor cur = c->open();

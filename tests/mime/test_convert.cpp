@@ -11,12 +11,6 @@ using mime::Target;
 
 namespace {
 
-ConvertOptions eightBit() {
-  ConvertOptions o;
-  o.target = Target::EightBit;
-  return o;
-}
-
 std::string repeat(std::string_view s, std::size_t n) {
   std::string r;
   for (std::size_t i = 0; i < n; ++i) r += s;

@@ -10,12 +10,6 @@ using mime::Target;
 
 namespace {
 
-ConvertOptions eightBit() {
-  ConvertOptions o;
-  o.target = Target::EightBit;
-  return o;
-}
-
 const std::string kFrench =
     "Bonjour \xC3\xA0 tous, voici la lettre d'information de la semaine prochaine.\r\n";
 const std::string kHtml =
