@@ -13,7 +13,10 @@
 # The system's Postfix (/etc/postfix, /var/spool/postfix) is never touched; everything started here is stopped on
 # exit (trap). Needs root (Postfix's mail_owner switch), postfix, gnuplot.
 #
-# Usage: bench/compare.sh [-n N] [-d N_DELAY] [-c CONNECTIONS] [-s SIZE] [-o OUTDIR]
+# Usage: bench/compare.sh [-n N] [-d N_DELAY] [-c CONNECTIONS] [-s SIZE] [-S SHAPE] [-7] [-o OUTDIR]
+#   -S SHAPE  the `sluice bench` message shape (plain, html8, multipart; default plain)
+#   -7        instead of the two runs above, one run of 8-bit HTML (shape html8 unless -S) to a sink without
+#             8BITMIME: both MTAs must convert every message to 7-bit MIME; written to compare-7bit.dat
 #   SLUICE=path/to/sluice (default: build/sluice next to this script's repository)
 set -euo pipefail
 
@@ -24,17 +27,25 @@ N=100000
 N_DELAY=""
 CONN=20
 SIZE=5120
+SHAPE=""
+SEVEN=0
 OUT=$HERE
-while getopts "n:d:c:s:o:h" opt; do
+while getopts "n:d:c:s:S:7o:h" opt; do
   case $opt in
     n) N=$OPTARG ;;
     d) N_DELAY=$OPTARG ;;
     c) CONN=$OPTARG ;;
     s) SIZE=$OPTARG ;;
+    S) SHAPE=$OPTARG ;;
+    7) SEVEN=1 ;;
     o) OUT=$OPTARG ;;
-    *) sed -n '2,18p' "$0"; exit 2 ;;
+    *) sed -n '2,21p' "$0"; exit 2 ;;
   esac
 done
+[ "$SEVEN" = 1 ] && [ -z "$SHAPE" ] && SHAPE=html8
+SHAPE=${SHAPE:-plain}
+DAT=$OUT/compare.dat
+[ "$SEVEN" = 1 ] && DAT=$OUT/compare-7bit.dat
 N_DELAY=${N_DELAY:-$N}
 [ -x "$SLUICE" ] || { echo "compare.sh: no sluice binary at $SLUICE (set SLUICE=...)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "compare.sh: run as root (a private Postfix instance needs it)" >&2; exit 1; }
@@ -184,7 +195,7 @@ run_pair() {  # $1: label, $2: sink arguments, $3: messages
   local attempt rc
   for attempt in 1 2 3; do
     rc=0
-    timeout 600 "$SLUICE" bench --messages "$n" --size "$SIZE" --connections "$CONN" --tls never --quiet \
+    timeout 600 "$SLUICE" bench --messages "$n" --size "$SIZE" --shape "$SHAPE" --connections "$CONN" --tls never --quiet \
       --target "127.0.0.1:$SINK_PORT" --result "$T/sluice.res" | sed 's/^/   sluice | /' || rc=$?
     [ "$rc" = 0 ] && break
     echo "   sluice | attempt $attempt failed (exit $rc)" >&2
@@ -202,7 +213,7 @@ run_pair() {  # $1: label, $2: sink arguments, $3: messages
 
   # Postfix: fill the held queue through its smtpd, then release and time the drain.
   setup_postfix "$SINK_PORT"
-  "$SLUICE" bench --load "127.0.0.1:$PF_SMTPD_PORT" --messages "$n" --size "$SIZE" --sessions 20 --quiet \
+  "$SLUICE" bench --load "127.0.0.1:$PF_SMTPD_PORT" --messages "$n" --size "$SIZE" --shape "$SHAPE" --sessions 20 --quiet \
     --result "$T/inject.res" >/dev/null || { echo "compare.sh: injection into Postfix failed" >&2; cat "$T/inject.res" >&2; exit 1; }
   # Wait until every message has passed qmgr into the deferred queue (nothing left in incoming or active).
   while [ "$(find "$T/spool/deferred" -type f | wc -l)" -lt "$n" ]; do sleep 0.5; done
@@ -242,12 +253,16 @@ run_pair() {  # $1: label, $2: sink arguments, $3: messages
   printf '   ratio   : %.1fx\n' "$ratio"
   [ "$delivered" -eq "$n" ] || echo "   warning: Postfix logged $delivered deliveries, not $n" >&2
   printf '"%s" %.0f %.0f %.2f %.4f %.4f %.0f %.0f\n' "$label" "$sl_rate" "$pf_rate" "$ratio" "$sl_cpu" "$pf_cpu" \
-    "$sl_rss" "$peak" >>"$OUT/compare.dat"
+    "$sl_rss" "$peak" >>"$DAT"
 }
 
 echo "machine: nproc $(nproc), $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM," \
   "$(postconf -d mail_version | sed 's/ = / /'), $("$SLUICE" version 2>/dev/null || echo sluice)"
-echo "# label sluice_msgs_per_s postfix_msgs_per_s ratio sluice_cpu_s_per_1000 postfix_cpu_s_per_1000 sluice_peak_rss_kb postfix_peak_rss_kb" >"$OUT/compare.dat"
+echo "# label sluice_msgs_per_s postfix_msgs_per_s ratio sluice_cpu_s_per_1000 postfix_cpu_s_per_1000 sluice_peak_rss_kb postfix_peak_rss_kb" >"$DAT"
+if [ "$SEVEN" = 1 ]; then
+  run_pair "$SHAPE to a 7-bit peer (converted)" "--no-8bitmime" "$N"
+  exit 0
+fi
 run_pair "no delay" "" "$N"
 run_pair "reply delay 50 ms" "--reply-delay 50" "$N_DELAY"
 

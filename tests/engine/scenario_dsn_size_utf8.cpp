@@ -365,7 +365,8 @@ TEST_CASE("dsn/delayed: 451 to RCPT: one 'delayed' report for NOTIFY=DELAY recip
   for (const auto& b : blocks) byRcpt[b.substr(0, b.find('|'))] = b;
   REQUIRE(byRcpt.count("rcpt final=rfc822;a@dst.test") == 1);
   REQUIRE(byRcpt.count("rcpt final=rfc822;e@dst.test") == 1);
-  for (const auto& [key, b] : byRcpt) {
+  for (const auto& entry : byRcpt) {
+    const std::string& b = entry.second;  // not a structured binding: INFO captures it in a lambda
     INFO(b);
     CHECK(b.find("|action=delayed|status=4.2.0|retry=") != std::string::npos);
     const std::int64_t until = std::stoll(b.substr(b.rfind("retry=") + 6));

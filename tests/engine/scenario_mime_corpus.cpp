@@ -303,9 +303,11 @@ void deliverCorpus(const PeerSpec& spec, const std::vector<CorpusMessage>& msgs)
   CHECK(stored.count(sender) == dsns.size());
   // A DSN returns the original's header (the 8-bit Subject too): to a 7-bit peer it must go 7-bit as well.
   if (!spec.eightBitMime) {
-    for (auto [it, end] = stored.equal_range(sender); it != end; ++it) {
+    const auto range = stored.equal_range(sender);  // not a structured binding: INFO captures in a lambda
+    for (auto it = range.first; it != range.second; ++it) {
       const std::string text = interop::readFile(it->second);
-      INFO("DSN stored as " << it->second.string());
+      const std::string where = it->second.string();
+      INFO("DSN stored as " << where);
       CHECK(std::none_of(text.begin(), text.end(),
                          [](char c) { return c == '\0' || static_cast<unsigned char>(c) >= 0x80; }));
     }

@@ -239,8 +239,9 @@ const Open* openIssue(const std::string& name, Target target) {
 void runCorpus(Target target) {
   Scratch scratch;
   int failed = 0;
-  for (const auto& [name, e] : loadExpected()) {
-    const std::string expect = target == Target::SevenBit ? e.sevenBit : e.eightBit;
+  for (const auto& entry : loadExpected()) {
+    const std::string& name = entry.first;  // not a structured binding: INFO captures it in a lambda
+    const std::string expect = target == Target::SevenBit ? entry.second.sevenBit : entry.second.eightBit;
     const std::string msg = normalise(readFile(corpusDir() / name));
     const std::string problem = judge(name, msg, target, expect, ConvertOptions{}, scratch.dir());
     INFO(name << " for " << targetName(target) << " (expected " << expect << ")");
