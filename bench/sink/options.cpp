@@ -68,6 +68,7 @@ std::string sinkUsage() {
          "  --no-pipelining --no-chunking --no-8bitmime --no-smtputf8 --no-size --no-dsn --no-starttls\n"
          "  --no-enhancedstatuscodes  leave that extension out of the EHLO reply\n"
          "  --no-ehlo                 answer EHLO with 500 (clients must use HELO)\n"
+         "  --binarymime              also offer BINARYMIME (RFC 3030; with CHUNKING only)\n"
          "  --size N                  SIZE limit in octets (default 104857600; 0 = none)\n"
          "  --max-recipients N        per transaction (default 1000)\n"
          "  --reply-delay MS          hold each reply back MS ms from its command's arrival\n"
@@ -125,6 +126,10 @@ bool parseSinkArgs(int argc, char** argv, SinkOptions& o, std::string* error, bo
         {"--no-enhancedstatuscodes", &SinkOptions::enhancedStatusCodes},
     };
     bool matched = false;
+    if (arg == "--binarymime" && !hasValue) {
+      o.binaryMime = true;
+      continue;
+    }
     for (const auto& s : kSwitches) {
       if (arg == s.name && !hasValue) {
         o.*s.field = false;

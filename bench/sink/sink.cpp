@@ -80,7 +80,7 @@ Sink::Worker::Worker(Sink& s, unsigned i, Maildir* md)
   config.pipelining = o.pipelining;
   config.chunking = o.chunking;
   config.eightBitMime = o.eightBitMime;
-  config.binaryMime = false;
+  config.binaryMime = o.binaryMime;
   config.smtpUtf8 = o.smtpUtf8;
   config.size = o.size;
   config.dsn = o.dsn;

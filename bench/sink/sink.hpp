@@ -46,6 +46,8 @@ struct SinkOptions {
   bool chunking = true;
   bool eightBitMime = true;
   bool smtpUtf8 = true;
+  bool binaryMime = false;  // --binarymime: offer BINARYMIME (RFC 3030; only with CHUNKING), off by default as at
+                            // most MTAs
   bool size = true;
   bool dsn = true;
   bool enhancedStatusCodes = true;

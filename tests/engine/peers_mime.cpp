@@ -8,11 +8,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/sink/sink.hpp"
+#include "tests/engine/dsn_support.hpp"
 #include "tests/engine/harness.hpp"
 #include "tests/interop/peers.hpp"
 
@@ -201,6 +204,57 @@ TEST_CASE("engine vs smtp-sink -8 with the wrap policy: a non-MIME 8-bit message
   CHECK(dumps[0].message.find("Content-Transfer-Encoding: quoted-printable") != std::string::npos);
   CHECK(dumps[0].message.find("charset=utf-8") != std::string::npos);
   CHECK(check(h.dir(), name, lfToCrlf(dumps[0].message), true) == "");
+}
+
+}  // namespace sluice::enginetest
+
+namespace sluice::enginetest {
+
+// RFC 3030 §3 / esmtp-rules §3: binary content (NUL, lines over 998) goes with BODY=BINARYMIME over BDAT to a peer
+// offering BINARYMIME, byte for byte; to the same peer without CHUNKING (so DATA) it is made 8-bit safe instead,
+// and BODY=BINARYMIME is never written in front of DATA.
+TEST_CASE("engine vs sluice sink --binarymime: binary content natively over BDAT, converted over DATA") {
+  const std::vector<std::string> files = {"07-mixed-pdf-binary.eml", "16-long-line-5000.eml", "22-nul-in-text.eml"};
+  for (bool chunking : {true, false}) {
+    CAPTURE(chunking);
+    sink::SinkOptions o;
+    o.binaryMime = true;
+    o.chunking = chunking;
+    dsntest::SluiceSink peer(o);
+    REQUIRE_MESSAGE(peer.started(), peer.error());
+    EngineHarness h(testConfig(peer.endpoint()));
+    std::map<std::string, std::string> bySubject;
+    for (const auto& name : files) {
+      const std::string msg = readFile(source() / "tests/mime/corpus" / name);
+      bySubject.emplace(subjectOf(msg), name);
+      h.add({"sender@x.test", {"rcpt@y.test"}, msg, {}});
+    }
+    const RunReport r = h.run();
+    REQUIRE_MESSAGE(r.created, r.createError);
+    CHECK(r.progress.delivered == files.size());
+    CHECK(r.progress.transactionsConverted == (chunking ? 0 : files.size()));
+    for (const LogLine& l : r.log) {
+      INFO(l.raw);
+      CHECK(l.body == (chunking ? "binarymime" : "converted"));
+      CHECK(l.chunking == chunking);
+    }
+    const auto stored = peer.messages();
+    REQUIRE(stored.size() == files.size());
+    for (const auto& s : stored) {
+      auto it = bySubject.find(subjectOf(s.body));
+      REQUIRE(it != bySubject.end());
+      INFO(it->second << ": " << s.envelope);
+      if (chunking) {
+        CHECK(s.envelope.find("body=BINARYMIME") != std::string::npos);
+        std::string queued = readFile(source() / "tests/mime/corpus" / it->second);
+        CHECK(interop::crlfToLf(s.body) == interop::crlfToLf(queued));  // byte for byte, long lines and NULs kept
+      } else {
+        CHECK(s.envelope.find("BINARYMIME") == std::string::npos);
+        CHECK(check(h.dir(), it->second, s.body, false) == "");
+        CHECK(s.body.find('\0') == std::string::npos);
+      }
+    }
+  }
 }
 
 }  // namespace sluice::enginetest

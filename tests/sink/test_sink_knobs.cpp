@@ -67,6 +67,20 @@ TEST_CASE("sink: every --no-X flag removes exactly its keyword from the EHLO rep
   CHECK(c.cmd("STARTTLS").code == 502);
 }
 
+TEST_CASE("sink: --binarymime offers BINARYMIME only together with CHUNKING, and takes BODY=BINARYMIME (RFC 3030 §3)") {
+  auto byDefault = startSink({});
+  Client b(byDefault->port());
+  CHECK_FALSE(contains(keywords(greetAndEhlo(b)), "BINARYMIME"));  // off by default, as at most MTAs
+  auto sink = startSink({"--binarymime"});
+  Client c(sink->port());
+  REQUIRE(contains(keywords(greetAndEhlo(c)), "BINARYMIME"));
+  CHECK(c.cmd("MAIL FROM:<a@x.test> BODY=BINARYMIME").code == 250);
+  auto plain = startSink({"--binarymime", "--no-chunking"});
+  Client d(plain->port());
+  CHECK_FALSE(contains(keywords(greetAndEhlo(d)), "BINARYMIME"));
+  CHECK(d.cmd("MAIL FROM:<a@x.test> BODY=BINARYMIME").code == 555);
+}
+
 TEST_CASE("sink: a parameter of a switched-off extension is refused (RFC 5321 §4.1.1.11: 555)") {
   auto sink = startSink({"--no-8bitmime", "--no-size"});
   Client c(sink->port());
