@@ -18,6 +18,10 @@ constexpr char kHex[] = "0123456789ABCDEF";
 struct WriteSink {
   char* p;
   void lit(char c) { *p++ = c; }
+  void lits(const unsigned char* from, std::size_t n) {
+    std::memcpy(p, from, n);
+    p += n;
+  }
   void hex(unsigned char c) {
     p[0] = '=';
     p[1] = kHex[c >> 4];
@@ -41,6 +45,7 @@ struct WriteSink {
 struct CountSink {
   std::uint64_t n = 0;
   void lit(char) { ++n; }
+  void lits(const unsigned char*, std::size_t k) { n += k; }
   void hex(unsigned char) { n += 3; }
   void crlf() { n += 2; }
   void soft() { n += 3; }
@@ -88,8 +93,22 @@ struct QpState {
 
   template <class Sink>
   void run(std::string_view in, bool last, Sink& s) {
-    for (const char ch : in) {
-      const auto c = static_cast<unsigned char>(ch);
+    const auto* const p = reinterpret_cast<const unsigned char*>(in.data());
+    const std::size_t n = in.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const unsigned char c = p[i];
+      if (!heldCr && heldWs == 0 && kLiteral.ok[c] && col > 0 && col < kQpMaxText) {
+        // Fast path: a run of octets that stand for themselves, as many as fit on the line. The octet-by-octet
+        // path below would write exactly the same (no soft break is due before column kQpMaxText, and the
+        // leading-dot rule only applies at column 0).
+        const std::size_t end = std::min(n, i + static_cast<std::size_t>(kQpMaxText - col));
+        std::size_t j = i + 1;
+        while (j < end && kLiteral.ok[p[j]]) ++j;
+        s.lits(p + i, j - i);
+        col += static_cast<int>(j - i);
+        i = j - 1;
+        continue;
+      }
       if (heldCr) {
         heldCr = false;
         if (c == '\n') {  // CRLF: a hard line break; white space before it is encoded (rule 3)
