@@ -35,18 +35,24 @@ class ConvertedBody final : public smtp::BodySource {
   std::shared_ptr<MessageTracker> pin_;
 };
 
-// The plan for one target, made on first use and kept for the rest of the attempt.
+// The plan for one target, made on first use and kept for the rest of the attempt. It is made outside the lock,
+// so a shard never waits on another's planning; two shards racing make it twice and keep the first.
 const mime::ConvertResult& variant(MessageTracker& msg, mime::Target target, bool wrapNonMime8bit) {
   const auto slot = static_cast<std::size_t>(target);
+  {
+    std::lock_guard<std::mutex> lock(msg.mime.mu);
+    if (msg.mime.planned[slot]) return msg.mime.variants[slot];
+  }
+  mime::ConvertOptions o;
+  o.target = target;
+  o.nonMime = wrapNonMime8bit ? mime::NonMimePolicy::WrapQuotedPrintable : mime::NonMimePolicy::Bounce;
+  mime::ConvertResult made = mime::convert(msg.view.body(), o);
   std::lock_guard<std::mutex> lock(msg.mime.mu);
   if (!msg.mime.planned[slot]) {
-    mime::ConvertOptions o;
-    o.target = target;
-    o.nonMime = wrapNonMime8bit ? mime::NonMimePolicy::WrapQuotedPrintable : mime::NonMimePolicy::Bounce;
-    msg.mime.variants[slot] = mime::convert(msg.view.body(), o);
+    msg.mime.variants[slot] = std::move(made);
     msg.mime.planned[slot] = true;
   }
-  return msg.mime.variants[slot];
+  return msg.mime.variants[slot];  // written once, never again: the reference stays valid
 }
 
 }  // namespace

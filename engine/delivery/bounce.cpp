@@ -56,17 +56,26 @@ std::size_t utf8Sequence(std::string_view in, std::size_t i, std::uint32_t* cp) 
 }
 
 // An address for the report: control octets and white space dropped, one pair of enclosing angle brackets
-// removed. `utf8` keeps valid UTF-8 as it is (a To: field under RFC 6532); otherwise each non-ASCII character
-// (and "\") becomes the RFC 6533 §3 utf-8-addr-xtext escape "\x{HEX}", ASCII-only for message/delivery-status
-// and the text part. Invalid octets become '?'. *international is set when a non-ASCII character was seen.
+// removed. `utf8` keeps valid UTF-8 as it is (a To: field under RFC 6532); otherwise each non-ASCII character of
+// an internationalised address (and its "+", "=", "\") becomes the RFC 6533 §3 utf-8-addr-xtext escape "\x{HEX}",
+// ASCII-only for message/delivery-status and the text part. Invalid octets become '?'. *international is set when a non-ASCII character was seen.
 std::string sanitiseAddress(std::string_view in, bool utf8 = false, bool* international = nullptr) {
+  // An address with a non-ASCII character goes in the utf-8 address type, whose xtext form also escapes the
+  // three ASCII characters outside QCHAR: "+", "=" and "\\" (RFC 6533 §3).
+  bool intl = false;
+  for (std::size_t i = 0; i < in.size() && !intl; ++i) {
+    std::uint32_t cp = 0;
+    intl = static_cast<unsigned char>(in[i]) >= 0x80 && utf8Sequence(in, i, &cp) != 0;
+  }
   std::string out;
   for (std::size_t i = 0; i < in.size() && out.size() < kDsnMaxDiagnostic;) {
     const unsigned char c = static_cast<unsigned char>(in[i]);
     if (c < 0x80) {
       if (c > 0x20 && c != 0x7f) {
-        if (c == '\\' && !utf8) {
-          out += "\\x{5C}";
+        if (intl && !utf8 && (c == '\\' || c == '+' || c == '=')) {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "\\x{%X}", static_cast<unsigned>(c));
+          out += hex;
         } else {
           out.push_back(static_cast<char>(c));
         }

@@ -112,6 +112,7 @@ std::uint8_t classify(std::string_view message) {
     }
     if (isMimeVersion(line)) flags |= kMime;
     if (detail::hasEightBit(line)) flags |= kEightBitHeaders;
+    if (line.size() > detail::kMaxLine) flags |= kBinary;  // not even BINARYMIME carries it: convert() folds it
     pos = lf + 1;
   }
   if (bodyStart < message.size()) {

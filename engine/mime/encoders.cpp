@@ -239,6 +239,7 @@ void QuotedPrintableRequoter::encode(std::string_view in, bool last, std::string
   auto escaped = [&](unsigned char c) {
     const char e[3] = {'=', kHex[c >> 4], kHex[c & 15]};
     token(std::string_view(e, 3), true, out);
+    escapeLeft_ = 0;  // whatever escape was open is broken: what follows stands alone (and may be broken)
   };
   for (char ch : in) {
     const auto c = static_cast<unsigned char>(ch);
@@ -258,7 +259,6 @@ void QuotedPrintableRequoter::encode(std::string_view in, bool last, std::string
     }
     if (c == '\n' || c == 0 || c >= 0x80) {
       escaped(c);
-      if (escapeLeft_ > 0) escapeLeft_ = 0;  // a broken escape: what follows stands alone
       continue;
     }
     if (escapeLeft_ > 0) {  // the two characters of an existing escape: never split from their "="

@@ -37,10 +37,9 @@ std::vector<std::size_t> foldPoints(const std::string& m, std::size_t ls, std::s
   return at;
 }
 
-}  // namespace
-
-std::size_t foldLongHeaderLines(std::string& message) {
-  std::size_t folded = 0;
+// Folds the lines over the limit up to the first empty line; counts the breaks inserted and the lines left too
+// long.
+void foldLines(std::string& message, std::size_t& folded, std::size_t& unfoldable) {
   std::size_t ls = 0;  // start of the current line
   while (ls < message.size()) {
     std::size_t le = message.find("\r\n", ls);
@@ -48,12 +47,27 @@ std::size_t foldLongHeaderLines(std::string& message) {
     if (le == ls) break;  // the empty line: the header ends
     if (le - ls > kLimit) {
       const std::vector<std::size_t> at = foldPoints(message, ls, le);
+      if (at.empty()) ++unfoldable;
       for (auto it = at.rbegin(); it != at.rend(); ++it) message.insert(*it, "\r\n");
       folded += at.size();
       le += 2 * at.size();
     }
     ls = le + 2;
   }
+}
+
+}  // namespace
+
+bool detail::foldHeaderText(std::string_view in, std::string& out) {
+  out.assign(in);
+  std::size_t folded = 0, unfoldable = 0;
+  foldLines(out, folded, unfoldable);
+  return unfoldable == 0;
+}
+
+std::size_t foldLongHeaderLines(std::string& message) {
+  std::size_t folded = 0, unfoldable = 0;
+  foldLines(message, folded, unfoldable);
   return folded;
 }
 

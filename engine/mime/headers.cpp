@@ -156,8 +156,10 @@ Header parseHeader(std::string_view entity) {
     pos = next;
   }
   const std::string_view head = entity.substr(0, h.end);
-  h.eightBit = hasEightBit(head);
-  h.nul = hasNul(head);
+  const Scan sc = scan(head);
+  h.eightBit = sc.eightBit;
+  h.nul = sc.nul;
+  h.longLine = sc.longLine;
   return h;
 }
 
@@ -233,8 +235,9 @@ ContentType parseContentType(std::string_view value) {
     if (!ct.hasBoundary && equalsLower(attr, "boundary")) {
       ct.hasBoundary = true;
       ct.boundary = v;
-    } else if (attr.size() > 9 && equalsLower(attr.substr(0, 9), "boundary*")) {
-      addContinuation(attr.substr(9), v, pieces);
+    } else if (attr.size() >= 9 && equalsLower(attr.substr(0, 9), "boundary*")) {
+      // "boundary*" alone is one extended value (RFC 2231 §4): section 0, starred.
+      addContinuation(attr.size() == 9 ? std::string_view("*") : attr.substr(9), v, pieces);
     }
   }
   if (!ct.hasBoundary && !pieces.empty()) {

@@ -26,6 +26,7 @@ struct Header {
   std::size_t bodyStart = 0;  // offset of the first body octet (after the empty line)
   bool eightBit = false;      // an octet >= 0x80 in [0, end)
   bool nul = false;           // a NUL in [0, end)
+  bool longLine = false;      // a line over 998 octets in [0, end)
   bool mimeVersion = false;   // a MIME-Version field
   int contentType = -1;       // index of the first Content-Type field, -1 when none
   int transferEncoding = -1;  // index of the first Content-Transfer-Encoding field, -1 when none

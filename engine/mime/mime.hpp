@@ -26,7 +26,8 @@ namespace sluice::mime {
 // ---- classification (the spool record's flags byte)
 inline constexpr std::uint8_t kClassified = 0x01;       // the other bits are meaningful (0 = never classified)
 inline constexpr std::uint8_t kEightBit = 0x02;         // some body octet is >= 0x80
-inline constexpr std::uint8_t kBinary = 0x04;           // the body has a NUL or a line over 998 octets (CRLF excluded)
+inline constexpr std::uint8_t kBinary = 0x04;           // a NUL or a line over 998 octets (CRLF excluded) in the
+                                                        // body, or a top-level header line over 998 octets
 inline constexpr std::uint8_t kEightBitHeaders = 0x08;  // some top-level header octet is >= 0x80 (needs SMTPUTF8)
 inline constexpr std::uint8_t kMime = 0x10;             // a MIME-Version field is in the top-level header
 
@@ -37,6 +38,12 @@ std::uint8_t classify(std::string_view message);
 // line over 998 octets at white space (RFC 5322 §2.2.3), leaving a line with no usable white space as it is.
 // The message must have CRLF line endings. Returns how many line breaks were inserted.
 std::size_t foldLongHeaderLines(std::string& message);
+
+namespace detail {
+// Folds every line of a header section (no empty line inside) that is over 998 octets, into out. False when
+// some line cannot be brought within the limit (out then holds what could be done).
+bool foldHeaderText(std::string_view in, std::string& out);
+}  // namespace detail
 
 // ---- conversion
 enum class Target : std::uint8_t {

@@ -113,6 +113,12 @@ class Planner {
 
   // Appends s (joined to the previous Copy when adjacent); mayBeEightBit false when s is known to be 7-bit.
   void copy(std::string_view s, bool mayBeEightBit);
+  // Appends header text (whole lines): copied, or, when it has a line over 998 octets (mayBeLong), folded at
+  // white space (RFC 5322 §2.2.3: the same fields once unfolded) into a literal; a line that cannot be folded
+  // refuses the conversion (5.6.3), since the output promises no line over 998.
+  void copyHeader(std::string_view s, bool mayBeEightBit, bool mayBeLong);
+  // The entity's header through its empty line, via copyHeader.
+  void copyHead(std::string_view entity, const Header& h);
   std::size_t literal(std::string s);
   void encoded(Piece::Kind kind, std::string_view s, std::uint64_t outSize);
   // A repair piece (Requote / Rewrap64): counted as neither kind of re-encoded leaf.
@@ -152,6 +158,24 @@ void Planner::copy(std::string_view s, bool mayBeEightBit) {
   ps.push_back(std::move(p));
 }
 
+void Planner::copyHeader(std::string_view s, bool mayBeEightBit, bool mayBeLong) {
+  if (!mayBeLong || !detail::scan(s).longLine) {
+    copy(s, mayBeEightBit);
+    return;
+  }
+  std::string folded;
+  if (!detail::foldHeaderText(s, folded) && !refusal_) {
+    refusal_ = Refusal{554, "5.6.3", "a header line over 998 octets without white space to fold it at"};
+  }
+  if (mayBeEightBit && detail::hasEightBit(folded)) ++eightBitPieces_;
+  literal(std::move(folded));
+}
+
+void Planner::copyHead(std::string_view entity, const Header& h) {
+  copyHeader(entity.substr(0, h.end), h.eightBit, h.longLine);
+  copy(entity.substr(h.end, h.bodyStart - h.end), false);
+}
+
 std::size_t Planner::literal(std::string s) {
   Piece p;
   p.kind = Piece::Kind::Literal;
@@ -184,11 +208,11 @@ std::size_t Planner::header(std::string_view entity, const Header& h, std::strin
   std::size_t at = SIZE_MAX;
   for (const detail::Field& f : h.fields) {
     if (!detail::equalsLower(f.name, "content-transfer-encoding")) continue;
-    copy(entity.substr(pos, f.start - pos), eight);
+    copyHeader(entity.substr(pos, f.start - pos), eight, h.longLine);
     if (at == SIZE_MAX && !atEnd) at = literal(field);
     pos = f.end;
   }
-  copy(entity.substr(pos, h.end - pos), eight);
+  copyHeader(entity.substr(pos, h.end - pos), eight, h.longLine);
   if (at == SIZE_MAX) at = literal(std::move(field));
   copy(entity.substr(h.end, h.bodyStart - h.end), false);
   return at;
@@ -201,7 +225,7 @@ void Planner::copyFitting(std::string_view entity, const Header& h, const std::s
   if (sevenBit_ && (cte == "8bit" || cte == "binary")) label = "7bit";
   if (!sevenBit_ && cte == "binary") label = sc.eightBit ? "8bit" : "7bit";  // 8BITMIME carries no binary
   if (label == nullptr) {
-    copy(entity.substr(0, h.bodyStart), h.eightBit);
+    copyHead(entity, h);
   } else {
     header(entity, h, cteField(label));
   }
@@ -220,12 +244,12 @@ void Planner::leaf(std::string_view entity, const Header& h, const ContentType& 
   // lines) is repaired under its own label, so that it decodes to what it decoded to before: raw octets escaped
   // as =XX (a lenient decoder reads them as themselves), or dropped from base64 (decoders skip them).
   if (cte == "quoted-printable") {
-    copy(entity.substr(0, h.bodyStart), h.eightBit);
+    copyHead(entity, h);
     encodedAs(Piece::Kind::Requote, body, QuotedPrintableRequoter::measure(body));
     return;
   }
   if (cte == "base64") {
-    copy(entity.substr(0, h.bodyStart), h.eightBit);
+    copyHead(entity, h);
     encodedAs(Piece::Kind::Rewrap64, body, Base64Rewrapper::measure(body));
     if (crlf) literal("\r\n");
     return;
@@ -326,7 +350,7 @@ bool Planner::walk(std::string_view entity, std::size_t depth, bool digestChild,
   if (relabel) {
     at = header(entity, h, std::string());
   } else {
-    copy(entity.substr(0, h.bodyStart), h.eightBit);
+    copyHead(entity, h);
   }
   const std::uint64_t before = eightBitPieces_;
   const bool ok = isMultipart ? multipart(entity, h, ct, depth)
@@ -353,18 +377,21 @@ ConvertResult Planner::run() {
     const std::string_view body = msg_.substr(h.bodyStart);
     const Scan bs = detail::scan(body);
     if (bs.fits(sevenBit_)) {
-      copy(msg_, whole.eightBit);  // only a header line is long: left as it is (RFC 5321 §6.4)
-    } else if (opt_.nonMime == NonMimePolicy::Bounce) {
-      return Refusal{554, "5.6.3", "8-bit or binary content in a message without MIME structure"};
+      copyHead(msg_, h);  // only a header line is long: folded
+      copy(body, bs.eightBit);
+    } else if (opt_.nonMime == NonMimePolicy::Bounce && bs.eightBit) {
+      // Nothing says what the 8-bit octets mean; 7-bit text (a NUL, a long line) is wrapped whatever the policy.
+      return Refusal{554, "5.6.3", "8-bit content in a message without MIME structure"};
     } else {
       header(msg_, h,
-             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-             "Content-Transfer-Encoding: quoted-printable\r\n",
+             std::string("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=") +
+                 (bs.eightBit ? "utf-8" : "us-ascii") + "\r\nContent-Transfer-Encoding: quoted-printable\r\n",
              true);
       encoded(Piece::Kind::QuotedPrintable, body, QuotedPrintableEncoder::measure(body));
       conv_->wrapped_ = true;
     }
   }
+  if (refusal_) return std::move(*refusal_);  // recorded on the way (a header line that cannot be folded)
   std::uint64_t total = 0;
   for (const Piece& p : conv_->pieces_) total += p.outSize;
   conv_->size_ = total;

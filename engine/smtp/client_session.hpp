@@ -293,6 +293,7 @@ class ClientSession {
   void onTxnReply(const Pending& p, const Reply& r);
   void writeDataBlock(Txn& t);
   void writeBdatChunk(Txn& t);
+  bool readSource(Txn& t, std::size_t want, std::size_t& got);
   void report(MsgState& m, std::uint32_t index, Outcome o, const Reply& r, bool synthesized, bool dup,
               bool attempted);
   void reportUnsent(MsgState& m, Outcome o, const Reply& r);
@@ -332,7 +333,8 @@ class ClientSession {
   std::size_t unackedDataBlocks_ = 0;
 
   std::string line_;  // scratch for one command line before it is copied into the open write
-  std::string chunk_;  // scratch for octets read from a BodySource
+  std::string chunk_;  // scratch for octets read from a BodySource (at most kSourceChunk, or a DATA half-block)
+  static constexpr std::size_t kSourceChunk = 64 << 10;  // BDAT chunk size for a produced body
   std::deque<ClientEvent> events_;
   Deadline deadline_;
   ClientStats stats_;

@@ -218,22 +218,20 @@ bool ClientSession::advance(Txn& t) {
 // Writes one dot-stuffed block of at most about dataBlockSize octets; after the last input also the terminator.
 void ClientSession::writeDataBlock(Txn& t) {
   const std::vector<std::string_view>& body = t.msg->msg.body;
+  const std::size_t budget = config_.dataBlockSize;
+  std::size_t got = 0;
+  if (t.reader) {
+    // A produced body: read about half a block (stuffing at most doubles it), at most what is left of its size.
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(std::max<std::size_t>(budget / 2, 1), t.remaining));
+    if (!readSource(t, want, got)) return;  // the connection failed: t is gone
+  }
   WriteBuf& w = openWrite();
   std::size_t start = w.framing.size();
-  const std::size_t budget = config_.dataBlockSize;
   if (t.reader) {
-    // A produced body: read about half a block (stuffing at most doubles it) and stuff it into the framing.
-    std::size_t want = std::max<std::size_t>(budget / 2, 1);
-    chunk_.resize(want);
-    std::size_t got = 0;
-    while (got < want) {
-      std::size_t n = t.reader->read(chunk_.data() + got, want - got);
-      if (n == 0) break;
-      got += n;
-    }
     t.stuffer.feed(std::string_view(chunk_.data(), got), w.framing);
-    t.remaining -= std::min<std::uint64_t>(got, t.remaining);
-    if (got < want || t.remaining == 0) t.span = body.size() + 1;  // the source is exhausted: the data ends
+    t.remaining -= got;
+    if (t.remaining == 0) t.span = body.size() + 1;  // the source is exhausted: the data ends
   }
   while (!t.reader && t.span < body.size() && w.framing.size() - start < budget / 2) {
     std::string_view s = body[t.span].substr(t.off);
@@ -265,21 +263,16 @@ void ClientSession::writeDataBlock(Txn& t) {
 // the next n octets read from its source, copied into the framing).
 void ClientSession::writeBdatChunk(Txn& t) {
   const std::vector<std::string_view>& body = t.msg->msg.body;
-  std::uint64_t n = std::min<std::uint64_t>(config_.bdatChunkSize, t.remaining);
+  // A produced body goes in chunks of at most kSourceChunk: they are copied into the framing.
+  std::uint64_t n = std::min<std::uint64_t>(t.reader ? std::min(config_.bdatChunkSize, kSourceChunk)
+                                                      : config_.bdatChunkSize,
+                                            t.remaining);
   bool last = n == t.remaining;
   if (t.reader) {
-    // Read the chunk before announcing it: a source that ends early must not leave a BDAT short of octets.
-    chunk_.resize(static_cast<std::size_t>(n));
+    // Read the chunk before announcing it: a source that is not exactly its declared size never leaves a BDAT
+    // short of octets, nor a truncated message accepted.
     std::size_t got = 0;
-    while (got < n) {
-      std::size_t r = t.reader->read(chunk_.data() + got, static_cast<std::size_t>(n) - got);
-      if (r == 0) break;
-      got += r;
-    }
-    if (got < n) {
-      fail("message body source ended before its declared size", nullptr, false, false, true);
-      return;
-    }
+    if (!readSource(t, static_cast<std::size_t>(n), got)) return;  // the connection failed: t is gone
   }
   appendBdat(line(), n, last);
   writeFraming(line_);
@@ -313,6 +306,31 @@ void ClientSession::writeBdatChunk(Txn& t) {
     w.finals.push_back(t.id);
     t.stage = TxnStage::Done;
   }
+}
+
+// Reads exactly `want` octets of a produced body into chunk_ (got = want), and when they are the last ones
+// checks that the source ends there. A source that ends early or runs long breaks its declared size (the SIZE
+// and BDAT counts already written): the connection is failed (every unfinished recipient deferred, nothing of the
+// broken message accepted) and false is returned; the transaction no longer exists then.
+bool ClientSession::readSource(Txn& t, std::size_t want, std::size_t& got) {
+  chunk_.resize(want);
+  got = 0;
+  while (got < want) {
+    const std::size_t r = t.reader->read(chunk_.data() + got, want - got);
+    if (r == 0) break;
+    got += r;
+  }
+  bool ok = got == want;
+  if (ok && want == t.remaining) {
+    char probe = 0;
+    ok = t.reader->read(&probe, 1) == 0;
+  }
+  if (!ok) {
+    fail(got < want ? "message body source ended before its declared size"
+                    : "message body source ran past its declared size",
+         nullptr, false, false, true);
+  }
+  return ok;
 }
 
 // Writes RSET (allowed anywhere in a pipelined group, RFC 2920 §3.1) after a failed transaction.

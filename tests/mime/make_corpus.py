@@ -535,6 +535,16 @@ def build():
               "Content-Type: application/octet-stream", "Content-Transfer-Encoding: binary", "",
               b"\x00\x01" + rng.octets(300, exclude=b"\r\n") + b"\x00"))
 
+    # 53: an 8-bit part whose own header has a 1,200-octet line (a long file name): intake folds only the
+    # top-level header, so the conversion must fold this one (RFC 5322 §2.2.3) to keep every line within 998.
+    long_name = "rapport-" + "annuel-" * 80 + "final " + "version-" * 60 + "definitive.txt"
+    assert len(long_name) > 1000
+    add("53-long-part-header-line.eml",
+        header("Long part header line", ['Content-Type: multipart/mixed; boundary="mix-53"']) +
+        lines("", "--mix-53", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit",
+              'Content-Disposition: attachment; filename="%s"' % long_name, "",
+              "Pièce jointe au nom très long.", "--mix-53--"))
+
     return files
 
 

@@ -81,6 +81,7 @@ inline std::string checkedOutput(const std::shared_ptr<const Conversion>& c, std
     CHECK_FALSE(c->eightBit());
   } else {
     CHECK(big.find('\0') == std::string::npos);
+    CHECK(longestLine(big) <= 998);  // 8BITMIME carries 8-bit octets, not long lines
     CHECK(c->eightBit() == hasHighOrNul(big));
   }
   if (input.size() >= 2 && input.substr(input.size() - 2) == "\r\n") {

@@ -175,3 +175,32 @@ TEST_CASE("a source ending before its declared size fails the connection and nev
   CHECK(std::find(d.events.begin(), d.events.end(), "done m=1") != d.events.end());
   CHECK(d.session.state() == ClientState::Closed);
 }
+
+TEST_CASE("a source that is not exactly its declared size never gets a message accepted: short or long, over "
+          "DATA or BDAT, the connection fails before the end of data (RFC 1870 §3, RFC 3030 §2)") {
+  struct Case {
+    bool bdat;
+    int skew;  // declared minus produced
+  };
+  for (const Case k : {Case{true, -100}, Case{false, 100}, Case{false, -100}}) {
+    CAPTURE(k.bdat);
+    CAPTURE(k.skew);
+    const std::string body = textBody(3000);
+    auto src = std::make_shared<StringSource>(body, 512);
+    src->declared_ = static_cast<std::uint64_t>(static_cast<std::int64_t>(body.size()) + k.skew);
+    Driver d(config(), true);
+    d.session.submit(sourced(1, 1, src));
+    d.session.onConnected();
+    if (k.bdat) {
+      feed(d, {kGreeting, "250-mx.example\r\n250-PIPELINING\r\n250 CHUNKING\r\n"});
+      CHECK(d.wire.find("BDAT") == std::string::npos);  // the only chunk would be the last: never announced
+    } else {
+      feed(d, {kGreeting, "250-mx.example\r\n250 8BITMIME\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n"});
+      CHECK(d.wire.find("\r\n.\r\n") == std::string::npos);  // no end of data: the peer accepts nothing
+    }
+    REQUIRE_FALSE(d.events.empty());
+    CHECK(d.events[0] == "R m=1 i=0 T 451 4.4.2 synth");
+    CHECK(std::find(d.events.begin(), d.events.end(), "done m=1") != d.events.end());
+    CHECK(d.session.state() == ClientState::Closed);
+  }
+}
