@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tests/engine/harness.hpp"
@@ -84,6 +85,25 @@ class TlsPostfix {
   static std::size_t count(const std::string& hay, const std::string& needle) {
     std::size_t n = 0;
     for (auto p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + needle.size())) ++n;
+    return n;
+  }
+  // Warning lines of the log, less the two Postfix's cleanup writes when the machine's file system clock runs a
+  // second ahead of its system clock ("file system clock is N seconds ahead", "resetting file time stamps"):
+  // seen on a loaded virtual machine, they say nothing about the SMTP or TLS session under test.
+  static std::size_t sessionWarnings(const std::string& log) {
+    std::size_t n = 0;
+    std::size_t ls = 0;
+    while (ls < log.size()) {
+      std::size_t le = log.find('\n', ls);
+      if (le == std::string::npos) le = log.size();
+      const std::string_view line(log.data() + ls, le - ls);
+      if (line.find("warning:") != std::string_view::npos &&
+          line.find("file system clock is") == std::string_view::npos &&
+          line.find("resetting file time stamps") == std::string_view::npos) {
+        ++n;
+      }
+      ls = le + 1;
+    }
     return n;
   }
 
@@ -201,7 +221,7 @@ TEST_CASE("engine vs Postfix with STARTTLS: opportunistic TLS, 5 messages (1 MiB
   INFO(log);
   CHECK(TlsPostfix::count(log, "TLS connection established from") == sessions);
   CHECK(TlsPostfix::count(log, " starttls=1 ") == sessions);
-  CHECK(TlsPostfix::count(log, "warning:") == 0);
+  CHECK(TlsPostfix::sessionWarnings(log) == 0);
 }
 
 // RFC 3207 §4: a client that requires TLS must not send mail to a server that does not offer STARTTLS. The peer has
