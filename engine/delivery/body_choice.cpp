@@ -8,14 +8,6 @@
 namespace sluice::delivery {
 namespace {
 
-smtp::Reply refusalReply(int code, std::uint16_t subject, std::uint16_t detail, std::string_view text) {
-  smtp::Reply r;
-  r.code = code;
-  r.enhanced = smtp::EnhancedCode{static_cast<std::uint16_t>(code / 100), subject, detail, true};
-  r.lines.push_back(r.enhanced.str() + " " + std::string(text));
-  return r;
-}
-
 // A converted variant as the protocol core reads it: cursors over the shared plan. It holds the message
 // tracker, whose view pins the spool mapping the plan's slices point into.
 class ConvertedBody final : public smtp::BodySource {
@@ -75,9 +67,9 @@ BodyChoice chooseBody(const std::shared_ptr<MessageTracker>& msg, const std::vec
   const bool utf8Headers = (f & mime::kEightBitHeaders) != 0;
   if ((utf8Address || utf8Headers) && !caps.smtpUtf8) {
     c.refused = true;
-    c.refusal = utf8Address
-                    ? refusalReply(553, 6, 7, "non-ASCII mailbox and the peer does not offer SMTPUTF8")
-                    : refusalReply(554, 6, 7, "UTF-8 header fields and the peer does not offer SMTPUTF8");
+    const smtp::EnhancedCode e{5, 6, 7, true};
+    c.refusal = utf8Address ? smtp::localReply(553, e, "non-ASCII mailbox and the peer does not offer SMTPUTF8")
+                            : smtp::localReply(554, e, "UTF-8 header fields and the peer does not offer SMTPUTF8");
     return c;
   }
   c.smtpUtf8 = utf8Address || utf8Headers;
@@ -106,12 +98,10 @@ BodyChoice chooseBody(const std::shared_ptr<MessageTracker>& msg, const std::vec
   const mime::ConvertResult& v = variant(*msg, target, wrapNonMime8bit);
   if (const auto* no = std::get_if<mime::Refusal>(&v)) {
     c.refused = true;
-    c.refusal.code = no->code;
     smtp::EnhancedCode e;
     std::size_t used = 0;
     if (!smtp::parseEnhancedCode(no->enhanced, e, used)) e = smtp::EnhancedCode{5, 6, 3, true};
-    c.refusal.enhanced = e;
-    c.refusal.lines.push_back(e.str() + " " + no->text);
+    c.refusal = smtp::localReply(no->code, e, no->text);
     return c;
   }
   const auto& plan = std::get<std::shared_ptr<const mime::Conversion>>(v);

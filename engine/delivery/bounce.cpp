@@ -58,7 +58,8 @@ std::size_t utf8Sequence(std::string_view in, std::size_t i, std::uint32_t* cp) 
 // An address for the report: control octets and white space dropped, one pair of enclosing angle brackets
 // removed. `utf8` keeps valid UTF-8 as it is (a To: field under RFC 6532); otherwise each non-ASCII character of
 // an internationalised address (and its "+", "=", "\") becomes the RFC 6533 §3 utf-8-addr-xtext escape "\x{HEX}",
-// ASCII-only for message/delivery-status and the text part. Invalid octets become '?'. *international is set when a non-ASCII character was seen.
+// ASCII-only for message/delivery-status and the text part. Invalid octets become '?'. *international tells
+// whether the address has a non-ASCII character (the utf-8 address type).
 std::string sanitiseAddress(std::string_view in, bool utf8 = false, bool* international = nullptr) {
   // An address with a non-ASCII character goes in the utf-8 address type, whose xtext form also escapes the
   // three ASCII characters outside QCHAR: "+", "=" and "\\" (RFC 6533 §3).
@@ -67,6 +68,7 @@ std::string sanitiseAddress(std::string_view in, bool utf8 = false, bool* intern
     std::uint32_t cp = 0;
     intl = static_cast<unsigned char>(in[i]) >= 0x80 && utf8Sequence(in, i, &cp) != 0;
   }
+  if (international) *international = intl;
   std::string out;
   for (std::size_t i = 0; i < in.size() && out.size() < kDsnMaxDiagnostic;) {
     const unsigned char c = static_cast<unsigned char>(in[i]);
@@ -90,7 +92,6 @@ std::string sanitiseAddress(std::string_view in, bool utf8 = false, bool* intern
       ++i;
       continue;
     }
-    if (international) *international = true;
     if (utf8) {
       out.append(in.substr(i, n));
     } else {
@@ -380,7 +381,7 @@ std::string rfc5322Date(std::int64_t unixMs) {
 std::optional<DsnMessage> buildDsn(const DsnInput& in, std::string* error) {
   // The report's To: keeps a UTF-8 mailbox as it is (RFC 6532: the report then needs SMTPUTF8, as the sender's
   // address does anyway); an internationalised domain alone goes as A-labels so no SMTPUTF8 is needed.
-  const std::string sender = sanitiseAddress(asciiDomainAddress(sanitiseAddress(in.originalSender, true)), true);
+  const std::string sender = asciiDomainAddress(sanitiseAddress(in.originalSender, true));
   if (sender.empty()) {
     fail(error, "null reverse-path: a report is never sent about a report (RFC 5321 6.1, RFC 3464 2)");
     return std::nullopt;

@@ -12,6 +12,7 @@
 #include "engine/delivery/engine_core.hpp"
 #include "engine/delivery/envelope.hpp"
 #include "engine/delivery/idna.hpp"
+#include "engine/delivery/inject.hpp"
 #include "engine/delivery/shard.hpp"
 
 namespace sluice::delivery {
@@ -143,7 +144,7 @@ class EngineImpl final : public Engine, public EngineCore {
         auto rv = msg->view.recipient(i);
         std::string domain = domainOf(rv.address);
         std::string error;
-        if (!domain.empty() && hasNonAscii(domain)) {  // an IDN travels and is looked up as A-labels
+        if (!domain.empty() && hasEightBit(domain)) {  // an IDN travels and is looked up as A-labels
           std::string ascii;
           if (toAsciiDomain(domain, ascii, &error)) {
             domain = std::move(ascii);

@@ -114,25 +114,30 @@ void EngineCore::settleFailed(MessageTracker& msg, const std::vector<FailedRecip
   // Never bounce a bounce (RFC 5321 §6.1, RFC 3464 §2): the null reverse-path gets no report.
   const bool reportable = config_.bounces && !msg.view.reversePath().empty();
   std::vector<FailedRecipient> reported;
-  for (const auto& f : failed) {
-    smtp::RcptParams params;
-    if (reportable) parseRcptParams(msg.view.recipient(f.index).params, params);
-    // RFC 3461 §4.1: with NOTIFY given, a failure is reported only when FAILURE is among its values.
-    bool wants = reportable && (params.notify == smtp::NotifyNone || (params.notify & smtp::NotifyFailure));
-    if (wants) reported.push_back(f);
-    else journalBounced(f);  // no report owed: final now
-  }
-  if (reported.empty()) return;
-  // The recipients become final only once their report is durable in the spool: a crash (or a failed append)
-  // before that leaves them pending, so the sender is never left without the failure report.
   std::vector<DsnRecipient> blocks;
-  for (const auto& f : reported) {
-    DsnRecipient r = reportBlock(msg, f.index, DsnRecipient::Action::Failed);
+  for (const auto& f : failed) {
+    if (!reportable) {
+      journalBounced(f);
+      continue;
+    }
+    const queue::RecipientView rv = msg.view.recipient(f.index);
+    smtp::RcptParams params;
+    parseRcptParams(rv.params, params);
+    // RFC 3461 §4.1: with NOTIFY given, a failure is reported only when FAILURE is among its values.
+    if (params.notify != smtp::NotifyNone && !(params.notify & smtp::NotifyFailure)) {
+      journalBounced(f);  // no report owed: final now
+      continue;
+    }
+    reported.push_back(f);
+    DsnRecipient r = reportBlock(rv, params, DsnRecipient::Action::Failed);
     r.status = f.status;
     r.remoteMta = f.remoteMta;
     r.diagnostic = f.diagnostic;
     blocks.push_back(std::move(r));
   }
+  if (reported.empty()) return;
+  // The recipients become final only once their report is durable in the spool: a crash (or a failed append)
+  // before that leaves them pending, so the sender is never left without the failure report.
   const std::int64_t retryAt = retry_.nextAttemptMs(attempt, msg.view.arrivalMs(), wallMs()).value_or(wallMs());
   auto deferAll = [this, id, attempt, reported, retryAt] {
     for (const auto& f : reported)
@@ -149,10 +154,8 @@ void EngineCore::settleFailed(MessageTracker& msg, const std::vector<FailedRecip
   });
 }
 
-DsnRecipient EngineCore::reportBlock(MessageTracker& msg, std::uint16_t index, DsnRecipient::Action action) const {
-  auto rv = msg.view.recipient(index);
-  smtp::RcptParams params;
-  parseRcptParams(rv.params, params);
+DsnRecipient EngineCore::reportBlock(const queue::RecipientView& rv, const smtp::RcptParams& params,
+                                     DsnRecipient::Action action) {
   DsnRecipient r;
   r.finalRecipient = std::string(rv.address);
   if (!params.orcpt.empty()) r.originalRecipient = params.orcptType + ";" + params.orcpt;
@@ -207,7 +210,10 @@ void EngineCore::reportRelayed(MessageTracker& msg, const std::vector<RelayedRec
   if (!config_.bounces || msg.view.reversePath().empty()) return;
   std::vector<DsnRecipient> blocks;
   for (const auto& r : relayed) {
-    DsnRecipient b = reportBlock(msg, r.index, DsnRecipient::Action::Relayed);
+    const queue::RecipientView rv = msg.view.recipient(r.index);
+    smtp::RcptParams params;
+    parseRcptParams(rv.params, params);
+    DsnRecipient b = reportBlock(rv, params, DsnRecipient::Action::Relayed);
     b.status = "2.0.0";
     b.remoteMta = r.remoteMta;
     b.diagnostic = r.reply;
@@ -232,10 +238,11 @@ void EngineCore::reportDelayed(MessageTracker& msg, const std::vector<DeferredRe
   if (!config_.bounces || msg.view.reversePath().empty() || !delayWarningDue(msg.attempt())) return;
   std::vector<DsnRecipient> blocks;
   for (const auto& d : deferred) {
+    const queue::RecipientView rv = msg.view.recipient(d.index);
     smtp::RcptParams params;
-    parseRcptParams(msg.view.recipient(d.index).params, params);
+    parseRcptParams(rv.params, params);
     if (!(params.notify & smtp::NotifyDelay)) continue;  // RFC 3461 §4.1: only when DELAY was asked for
-    DsnRecipient b = reportBlock(msg, d.index, DsnRecipient::Action::Delayed);
+    DsnRecipient b = reportBlock(rv, params, DsnRecipient::Action::Delayed);
     smtp::EnhancedCode e;
     std::size_t used = 0;
     std::size_t sp = d.reply.find(' ');

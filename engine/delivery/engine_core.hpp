@@ -27,8 +27,8 @@ namespace sluice::delivery {
 struct Counters {
   std::atomic<std::uint64_t> delivered{0}, bounced{0}, deferred{0}, messagesDone{0}, messagesInFlight{0},
       bouncesQueued{0}, possibleDuplicates{0}, connectionsOpened{0}, connectionsOpen{0}, connectFailures{0},
-      bodyBytes{0}, transactionsBdat{0}, transactionsData{0}, transactions8bit{0}, transactionsConverted{0}, transactionsTls{0},
-      transactionsPipelined{0};
+      bodyBytes{0}, transactionsBdat{0}, transactionsData{0}, transactions8bit{0}, transactionsConverted{0},
+      transactionsTls{0}, transactionsPipelined{0};
   EngineProgress snapshot() const;
 };
 
@@ -70,8 +70,9 @@ class EngineCore {
   // done (may be empty) learns its fate, on the committer thread once durable.
   void queueReport(MessageTracker& msg, std::vector<DsnRecipient> blocks, bool returnFull,
                    std::function<void(ReportFate)> done);
-  // A report block for recipient `index`: addresses, ORCPT, action and time.
-  DsnRecipient reportBlock(MessageTracker& msg, std::uint16_t index, DsnRecipient::Action action) const;
+  // A report block for one recipient (its stored address and parsed parameters): addresses, ORCPT, action, time.
+  static DsnRecipient reportBlock(const queue::RecipientView& rv, const smtp::RcptParams& params,
+                                  DsnRecipient::Action action);
   // "relayed" reports for recipients delivered to a peer without DSN that asked NOTIFY=SUCCESS (best effort).
   void reportRelayed(MessageTracker& msg, const std::vector<RelayedRecipient>& relayed);
   // "delayed" reports for deferred recipients that asked NOTIFY=DELAY, once (see delayWarningDue).

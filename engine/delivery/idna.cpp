@@ -5,22 +5,17 @@
 
 #include <cstdlib>
 
-namespace sluice::delivery {
+#include "engine/delivery/inject.hpp"
 
-bool hasNonAscii(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c >= 0x80) return true;
-  }
-  return false;
-}
+namespace sluice::delivery {
 
 bool nonAsciiLocalPart(std::string_view address) {
   std::size_t at = address.rfind('@');
-  return hasNonAscii(at == std::string_view::npos ? address : address.substr(0, at));
+  return hasEightBit(at == std::string_view::npos ? address : address.substr(0, at));
 }
 
 bool toAsciiDomain(std::string_view domain, std::string& out, std::string* error) {
-  if (!hasNonAscii(domain)) {
+  if (!hasEightBit(domain)) {
     out.assign(domain);
     for (char& c : out) {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
@@ -41,7 +36,7 @@ bool toAsciiDomain(std::string_view domain, std::string& out, std::string* error
 
 std::string asciiDomainAddress(std::string_view address) {
   std::size_t at = address.rfind('@');
-  if (at == std::string_view::npos || !hasNonAscii(address.substr(at + 1))) return std::string(address);
+  if (at == std::string_view::npos || !hasEightBit(address.substr(at + 1))) return std::string(address);
   std::string domain;
   if (!toAsciiDomain(address.substr(at + 1), domain)) return std::string(address);
   std::string out(address.substr(0, at + 1));

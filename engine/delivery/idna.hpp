@@ -8,8 +8,6 @@
 
 namespace sluice::delivery {
 
-// True when some octet of s is >= 0x80.
-bool hasNonAscii(std::string_view s);
 // True when the local part of a bare address (everything before the last '@') has a non-ASCII octet.
 bool nonAsciiLocalPart(std::string_view address);
 // The domain as lower-case A-labels: an ASCII domain is only lower-cased; a UTF-8 one goes through IDNA2008

@@ -1,6 +1,7 @@
 // inject.hpp: putting a message into the spool (`sluice inject`, the benchmark, tests). The body is normalised
 // to CRLF line endings (bare LF and bare CR become CRLF; a final line break is added when missing), header lines
-// over 998 octets are folded, and the message is classified once (engine/mime flags, stored in the record). Pure functions except appendDurably(), which waits for the group commit.
+// over 998 octets are folded, and the message is classified once (engine/mime flags, stored in the record).
+// Pure functions except appendDurably(), which waits for the group commit.
 #pragma once
 
 #include <string>

@@ -49,18 +49,6 @@ Reply synthesize(std::string_view text) { return localReply(451, EnhancedCode{4,
 
 }  // namespace
 
-// Builds a reply the session made itself: the code and one line "c.s.d text".
-Reply localReply(int code, EnhancedCode enhanced, std::string_view text) {
-  Reply r;
-  r.code = code;
-  r.enhanced = enhanced;
-  std::string line = enhanced.str();
-  line += ' ';
-  line += text;
-  r.lines.push_back(std::move(line));
-  return r;
-}
-
 // Returns the log label of a state.
 std::string_view stateLabel(ClientState s) { return kStates[static_cast<std::size_t>(s)].label; }
 

@@ -69,7 +69,4 @@ struct Txn {
   DotStuffer stuffer;
 };
 
-// A reply made by the session itself (no peer said it): `code`, and one line "c.s.d text".
-Reply localReply(int code, EnhancedCode enhanced, std::string_view text);
-
 }  // namespace sluice::smtp

@@ -60,6 +60,17 @@ std::string Reply::text() const {
 }
 
 // Returns "ddd text" for the first line (just "ddd" when that line has no text).
+Reply localReply(int code, EnhancedCode enhanced, std::string_view text) {
+  Reply r;
+  r.code = code;
+  r.enhanced = enhanced;
+  std::string line = enhanced.str();
+  line += ' ';
+  line += text;
+  r.lines.push_back(std::move(line));
+  return r;
+}
+
 std::string Reply::firstLine() const {
   std::string out;
   appendDecimal(out, static_cast<unsigned>(code));

@@ -42,6 +42,10 @@ struct Reply {
   std::string firstLine() const;   // "ddd text" of the first line, for logs
 };
 
+// A reply made locally, not received from a peer (a refusal before MAIL, a lost connection): `code` and one
+// line "c.s.d text".
+Reply localReply(int code, EnhancedCode enhanced, std::string_view text);
+
 // Parses `s` as an enhanced status code at the start of reply text: "d.ddd.ddd" followed by space or end.
 // Returns true and fills `out` (present=true) when it is one; `consumed` gets its length.
 bool parseEnhancedCode(std::string_view s, EnhancedCode& out, std::size_t& consumed);
